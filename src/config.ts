@@ -1,0 +1,156 @@
+// Configuration: defaults <- YAML file <- CLI flags (spec/operations.md §1-2).
+// Unknown keys are ignored so one YAML file serves every BleepStore implementation.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+
+export type HttpEngineName = 'uws' | 'node';
+export type MetadataEngineName = 'sqlite' | 'memory' | 'local' | 'dynamodb' | 'firestore' | 'cosmos';
+export type StorageBackendName = 'local' | 'memory' | 'sqlite' | 'aws' | 'gcp' | 'azure';
+
+export interface Config {
+  server: {
+    host: string;
+    port: number;
+    region: string;
+    shutdown_timeout: number;
+    max_object_size: number;
+    virtual_host_domains: string[];
+    /** 'uws' by default; falls back to 'node' when uWS cannot load natively. */
+    http_engine: HttpEngineName;
+  };
+  logging: { level: string; format: 'text' | 'json' };
+  auth: { enabled: boolean; access_key: string; secret_key: string };
+  metadata: {
+    engine: MetadataEngineName;
+    sqlite: { path: string };
+    local: { root_dir: string; compact_on_startup: boolean };
+  };
+  storage: {
+    backend: StorageBackendName;
+    local: { root_dir: string };
+  };
+  observability: { metrics: boolean; health_check: boolean };
+}
+
+export function defaultConfig(): Config {
+  return {
+    server: {
+      host: '0.0.0.0',
+      port: 9000,
+      region: 'us-east-1',
+      shutdown_timeout: 30,
+      max_object_size: 5368709120,
+      virtual_host_domains: [],
+      http_engine: 'uws',
+    },
+    logging: { level: 'info', format: 'text' },
+    auth: { enabled: true, access_key: 'bleepstore', secret_key: 'bleepstore-secret' },
+    metadata: {
+      engine: 'sqlite',
+      sqlite: { path: './data/metadata.db' },
+      local: { root_dir: './data/metadata', compact_on_startup: true },
+    },
+    storage: { backend: 'local', local: { root_dir: './data/objects' } },
+    observability: { metrics: true, health_check: true },
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Yaml = Record<string, unknown>;
+
+function section(obj: unknown, name: string): Yaml {
+  if (obj && typeof obj === 'object' && name in obj) {
+    const v = (obj as Yaml)[name];
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Yaml;
+  }
+  return {};
+}
+
+function str(v: unknown, fallback: string): string {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : fallback;
+}
+function num(v: unknown, fallback: number, what: string): number {
+  if (v === undefined || v === null) return fallback;
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${what} must be a non-negative number, got ${String(v)}`);
+  return n;
+}
+function bool(v: unknown, fallback: boolean): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return fallback;
+}
+
+const METADATA_ENGINES: readonly MetadataEngineName[] = ['sqlite', 'memory', 'local', 'dynamodb', 'firestore', 'cosmos'];
+const STORAGE_BACKENDS: readonly StorageBackendName[] = ['local', 'memory', 'sqlite', 'aws', 'gcp', 'azure'];
+
+/** Merges a parsed YAML document over the defaults. */
+export function configFromYaml(doc: unknown): Config {
+  const c = defaultConfig();
+  const server = section(doc, 'server');
+  c.server.host = str(server.host, c.server.host);
+  c.server.port = num(server.port, c.server.port, 'server.port');
+  c.server.region = str(server.region, c.server.region);
+  c.server.shutdown_timeout = num(server.shutdown_timeout, c.server.shutdown_timeout, 'server.shutdown_timeout');
+  c.server.max_object_size = num(server.max_object_size, c.server.max_object_size, 'server.max_object_size');
+  if (Array.isArray(server.virtual_host_domains)) {
+    c.server.virtual_host_domains = server.virtual_host_domains.filter((d): d is string => typeof d === 'string');
+  }
+  const engine = str(server.http_engine, c.server.http_engine);
+  if (engine !== 'uws' && engine !== 'node') throw new ConfigError(`server.http_engine must be uws or node, got ${engine}`);
+  c.server.http_engine = engine;
+
+  // Python keeps log settings under server.*, Go/Rust under logging.*; accept both.
+  const logging = section(doc, 'logging');
+  c.logging.level = str(logging.level ?? server.log_level, c.logging.level).toLowerCase();
+  const format = str(logging.format ?? server.log_format, c.logging.format).toLowerCase();
+  c.logging.format = format === 'json' ? 'json' : 'text';
+
+  const auth = section(doc, 'auth');
+  c.auth.enabled = bool(auth.enabled, c.auth.enabled);
+  c.auth.access_key = str(auth.access_key, c.auth.access_key);
+  c.auth.secret_key = str(auth.secret_key, c.auth.secret_key);
+
+  const metadata = section(doc, 'metadata');
+  const me = str(metadata.engine, c.metadata.engine) as MetadataEngineName;
+  if (!METADATA_ENGINES.includes(me)) throw new ConfigError(`unknown metadata.engine: ${me}`);
+  c.metadata.engine = me;
+  c.metadata.sqlite.path = str(section(metadata, 'sqlite').path, c.metadata.sqlite.path);
+  const local = section(metadata, 'local');
+  c.metadata.local.root_dir = str(local.root_dir, c.metadata.local.root_dir);
+  c.metadata.local.compact_on_startup = bool(local.compact_on_startup, c.metadata.local.compact_on_startup);
+
+  const storage = section(doc, 'storage');
+  const sb = str(storage.backend, c.storage.backend) as StorageBackendName;
+  if (!STORAGE_BACKENDS.includes(sb)) throw new ConfigError(`unknown storage.backend: ${sb}`);
+  c.storage.backend = sb;
+  c.storage.local.root_dir = str(section(storage, 'local').root_dir, c.storage.local.root_dir);
+
+  const obs = section(doc, 'observability');
+  c.observability.metrics = bool(obs.metrics, c.observability.metrics);
+  c.observability.health_check = bool(obs.health_check, c.observability.health_check);
+  return c;
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(e as Error).message}`);
+  }
+  return configFromYaml(doc ?? {});
+}

@@ -1,0 +1,60 @@
+// The StorageBackend interface (spec/storage.md §1). Backends hold bytes only.
+// Hashing (MD5/ETag, checksums) happens once, in the S3 ingest pipeline, before the bytes reach
+// a backend; a backend's job is to make the write atomic and durable.
+import type { Readable } from 'node:stream';
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+export interface WriteResult {
+  size: number;
+}
+
+export interface ReadResult {
+  stream: Readable;
+  /** Bytes the stream will yield. */
+  size: number;
+}
+
+/** Data for a metadata row is missing (handlers answer 500 InternalError). */
+export class StorageNotFoundError extends Error {
+  constructor(what: string) {
+    super(`storage data not found: ${what}`);
+    this.name = 'StorageNotFoundError';
+  }
+}
+
+export interface StorageBackend {
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws when unhealthy. */
+  healthCheck(): Promise<void>;
+
+  /**
+   * Streams body to a temp location, then (only if the stream ends without error) makes it
+   * durable and atomically replaces bucket/key. If body errors (client abort, digest mismatch
+   * raised by the ingest pipeline), nothing is left behind and the promise rejects with that error.
+   */
+  putObject(bucket: string, key: string, body: Readable): Promise<WriteResult>;
+  /** Opens the data before resolving, so a missing file rejects with StorageNotFoundError. */
+  getObject(bucket: string, key: string, range?: ByteRange): Promise<ReadResult>;
+  objectExists(bucket: string, key: string): Promise<boolean>;
+  /** Idempotent. */
+  deleteObject(bucket: string, key: string): Promise<void>;
+
+  /** Same atomicity as putObject; the same number overwrites. */
+  putPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable): Promise<WriteResult>;
+  /** Opens one stored part for reading (used by assembly/copy helpers). */
+  getPart(uploadId: string, partNumber: number): Promise<ReadResult>;
+  /** Concatenates the listed parts, in order, atomically into bucket/key. Parts are kept. */
+  assembleParts(bucket: string, key: string, uploadId: string, partNumbers: number[]): Promise<WriteResult>;
+  deleteParts(bucket: string, key: string, uploadId: string): Promise<void>;
+  /** Used by the reaper when bucket/key may be unknown. */
+  deleteUploadParts(uploadId: string): Promise<void>;
+
+  createBucket(bucket: string): Promise<void>;
+  deleteBucket(bucket: string): Promise<void>;
+}
