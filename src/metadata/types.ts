@@ -34,6 +34,18 @@ export interface ObjectRecord extends ContentFields {
   user_metadata: string;
   last_modified: string;
   delete_marker: boolean;
+  /**
+   * The verified whole-object checksum, when the upload carried one (beyond upstream: the spec
+   * tables have no column for it, so engines keep it beside the object row).
+   */
+  checksum?: ObjectChecksum | null;
+}
+
+export interface ObjectChecksum {
+  /** 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256' */
+  algorithm: string;
+  /** base64 of the big-endian digest, as on the wire */
+  value: string;
 }
 
 export interface UploadRecord extends ContentFields {

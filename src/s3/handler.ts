@@ -1,0 +1,102 @@
+// The request pipeline every request goes through, whatever the HTTP engine:
+// request id → infra endpoints → address → SigV4 (one verifier, every route) → route → operation
+// → error mapping → common headers. It never throws.
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { AuthResult, SigV4Verifier } from '../auth/sigv4.js';
+import { ClientAbortError, type HttpRequest, type HttpResponse, type RequestHandler } from '../http/types.js';
+import { isInfraRequest, serveInfra, type InfraDeps } from '../infra/endpoints.js';
+import { parseAddress } from './address.js';
+import type { RequestContext, S3Deps } from './context.js';
+import { errorResponse } from './error-response.js';
+import { S3Error } from './errors.js';
+import { defaultOwnerId } from './identity.js';
+import { OPERATION_HANDLERS } from './operations.js';
+import { parseQuery } from './query.js';
+import { resolveRoute, type OperationName, type ResourceLevel } from './routes.js';
+
+export interface PipelineDeps extends S3Deps {
+  verifier: SigV4Verifier;
+  infra: InfraDeps;
+}
+
+/** What the pipeline learned about a request, for logs and metrics. */
+export interface RequestOutcome {
+  operation?: OperationName;
+  errorCode?: string;
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+export function createS3Handler(deps: PipelineDeps, onOutcome?: (req: HttpRequest, res: HttpResponse, outcome: RequestOutcome) => void): RequestHandler {
+  const { config, log } = deps;
+  const anonymousAuth: AuthResult = {
+    principal: { accessKeyId: config.auth.access_key, ownerId: defaultOwnerId(config.auth.access_key), displayName: config.auth.access_key },
+    payload: { kind: 'unsigned' },
+  };
+
+  async function dispatch(req: HttpRequest, outcome: RequestOutcome): Promise<HttpResponse> {
+    if (isInfraRequest(req)) return serveInfra(req, deps.infra);
+    const address = parseAddress(req.rawPath, req.headers['host'], config.server.virtual_host_domains);
+    const query = parseQuery(req.rawQuery);
+    const auth = config.auth.enabled ? await deps.verifier.verify(req) : anonymousAuth;
+    const level: ResourceLevel = address.bucket === undefined ? 'service' : address.key === undefined ? 'bucket' : 'object';
+    const operation = resolveRoute(req.method, level, query, req.headers);
+    outcome.operation = operation;
+    const handler = OPERATION_HANDLERS[operation];
+    if (!handler) throw new S3Error('NotImplemented', `${operation} is not implemented yet.`);
+    const ctx: RequestContext = {
+      req,
+      deps,
+      requestId: '',
+      operation,
+      bucket: address.bucket ?? '',
+      key: address.key ?? '',
+      query,
+      headers: req.headers,
+      principal: auth.principal,
+      payload: auth.payload,
+      body: auth.bufferedBody ? Readable.from([auth.bufferedBody]) : req.body,
+    };
+    return handler(ctx);
+  }
+
+  return async (req) => {
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const hostId = randomBytes(24).toString('base64');
+    const outcome: RequestOutcome = {};
+    let res: HttpResponse;
+    try {
+      res = await dispatch(req, outcome);
+    } catch (e) {
+      let err: S3Error;
+      if (e instanceof S3Error) {
+        err = e;
+      } else if (e instanceof ClientAbortError) {
+        // Nobody is listening any more; answer something well-formed for the engine to drop.
+        err = new S3Error('IncompleteBody');
+      } else {
+        log.error('internal error', { requestId, method: req.method, path: req.rawPath, error: (e as Error)?.stack ?? String(e) });
+        err = new S3Error('InternalError');
+      }
+      outcome.errorCode = err.code;
+      res = errorResponse(err, safeDecode(req.rawPath), requestId, hostId);
+      if (req.method === 'HEAD') {
+        res.body = undefined;
+        res.headers['Content-Length'] = '0';
+      }
+    }
+    res.headers['x-amz-request-id'] = requestId;
+    res.headers['x-amz-id-2'] = hostId;
+    res.headers['Server'] = 'BleepStore';
+    if (res.body === undefined && res.headers['Content-Length'] === undefined) res.headers['Content-Length'] = '0';
+    onOutcome?.(req, res, outcome);
+    return res;
+  };
+}
