@@ -1,5 +1,7 @@
 // ACLs as stored (metadata.md §2) and built from request headers (s3-api.md §7.1).
 // ACLs are stored and returned, never enforced (single tenant).
+import { child, childrenNamed, childText, parseXml, type XmlElement } from '../xml/parser.js';
+import type { XmlNode } from '../xml/writer.js';
 import { S3Error } from './errors.js';
 
 export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
@@ -101,4 +103,90 @@ export function aclFromHeaders(headers: Readonly<Record<string, string>>, owner:
 
 export function serializeAcl(acl: Acl | undefined): string {
   return acl === undefined ? '{}' : JSON.stringify(acl);
+}
+
+const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
+const PERMISSIONS: ReadonlySet<string> = new Set(['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP']);
+
+/** Reads a stored ACL leniently: any key order, missing fields, corrupt text → default. */
+export function parseStoredAcl(json: string): Acl {
+  try {
+    const v: unknown = JSON.parse(json);
+    if (!v || typeof v !== 'object') return { grants: [] };
+    const o = v as { owner?: { id?: unknown; display_name?: unknown }; grants?: unknown };
+    const acl: Acl = { grants: [] };
+    if (o.owner && typeof o.owner.id === 'string' && o.owner.id !== '') {
+      acl.owner = { id: o.owner.id, display_name: typeof o.owner.display_name === 'string' ? o.owner.display_name : undefined };
+    }
+    if (Array.isArray(o.grants)) {
+      for (const g of o.grants as Array<{ grantee?: Record<string, unknown>; permission?: unknown }>) {
+        const p = g?.permission;
+        const ge = g?.grantee;
+        if (typeof p !== 'string' || !PERMISSIONS.has(p) || !ge) continue;
+        if (ge.type === 'Group' && typeof ge.uri === 'string') acl.grants.push({ grantee: { type: 'Group', uri: ge.uri }, permission: p as Permission });
+        else if (typeof ge.id === 'string') {
+          acl.grants.push({
+            grantee: { type: 'CanonicalUser', id: ge.id, display_name: typeof ge.display_name === 'string' ? ge.display_name : undefined },
+            permission: p as Permission,
+          });
+        }
+      }
+    }
+    return acl;
+  } catch {
+    return { grants: [] };
+  }
+}
+
+/** The AccessControlPolicy document (s3-api.md §7.2); `fallbackOwner` fills a missing owner. */
+export function renderAclXml(stored: string, fallbackOwner: Owner): XmlNode[] {
+  const acl = parseStoredAcl(stored);
+  const owner = acl.owner ? { id: acl.owner.id, displayName: acl.owner.display_name ?? '' } : fallbackOwner;
+  const grants = acl.grants.length > 0 ? acl.grants : [ownerGrant(owner)];
+  return [
+    ['Owner', [['ID', owner.id], ['DisplayName', owner.displayName]]],
+    [
+      'AccessControlList',
+      grants.map((g): XmlNode => [
+        'Grant',
+        [
+          g.grantee.type === 'Group'
+            ? ['Grantee', [['URI', g.grantee.uri]], { 'xmlns:xsi': XSI, 'xsi:type': 'Group' }]
+            : ['Grantee', [['ID', g.grantee.id], ['DisplayName', g.grantee.display_name ?? (g.grantee.id === owner.id ? owner.displayName : undefined)]], { 'xmlns:xsi': XSI, 'xsi:type': 'CanonicalUser' }],
+          ['Permission', g.permission],
+        ],
+      ]),
+    ],
+  ];
+}
+
+/** Parses an AccessControlPolicy body; anything unusable → MalformedACLError. */
+export function aclFromXml(body: Buffer, currentOwner: Owner): Acl {
+  let root: XmlElement;
+  try {
+    root = parseXml(body);
+  } catch {
+    throw new S3Error('MalformedACLError');
+  }
+  if (root.name !== 'AccessControlPolicy') throw new S3Error('MalformedACLError');
+  const ownerEl = child(root, 'Owner');
+  const owner = { id: (ownerEl && childText(ownerEl, 'ID')) || currentOwner.id, display_name: (ownerEl && childText(ownerEl, 'DisplayName')) || currentOwner.displayName };
+  const list = child(root, 'AccessControlList');
+  const grants: Grant[] = [];
+  for (const g of list ? childrenNamed(list, 'Grant') : []) {
+    const grantee = child(g, 'Grantee');
+    const permission = childText(g, 'Permission');
+    if (!grantee || !permission || !PERMISSIONS.has(permission)) throw new S3Error('MalformedACLError');
+    const type = Object.entries(grantee.attributes).find(([k]) => k === 'xsi:type' || k.endsWith(':type'))?.[1];
+    const uri = childText(grantee, 'URI');
+    if (uri !== undefined || type === 'Group') {
+      if (!uri) throw new S3Error('MalformedACLError');
+      grants.push({ grantee: { type: 'Group', uri }, permission: permission as Permission });
+    } else {
+      const id = childText(grantee, 'ID') ?? childText(grantee, 'EmailAddress');
+      if (!id) throw new S3Error('MalformedACLError');
+      grants.push({ grantee: { type: 'CanonicalUser', id, display_name: childText(grantee, 'DisplayName') }, permission: permission as Permission });
+    }
+  }
+  return { owner, grants };
 }

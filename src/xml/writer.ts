@@ -14,18 +14,21 @@ export function escapeXml(text: string): string {
 
 /** A child value: text, a nested element list, or null/undefined to omit the element. */
 export type XmlValue = string | number | boolean | XmlNode[] | null | undefined;
-export type XmlNode = readonly [name: string, value: XmlValue];
+export type XmlNode = readonly [name: string, value: XmlValue, attributes?: Readonly<Record<string, string>>];
+
+function openTag(out: string[], name: string, attributes: Readonly<Record<string, string>> | undefined): void {
+  out.push('<', name);
+  if (attributes) for (const [k, v] of Object.entries(attributes)) out.push(' ', k, '="', escapeXml(v), '"');
+  out.push('>');
+}
 
 function renderNodes(out: string[], nodes: readonly XmlNode[]): void {
-  for (const [name, value] of nodes) {
+  for (const [name, value, attributes] of nodes) {
     if (value === null || value === undefined) continue;
-    if (Array.isArray(value)) {
-      out.push('<', name, '>');
-      renderNodes(out, value);
-      out.push('</', name, '>');
-    } else {
-      out.push('<', name, '>', escapeXml(String(value)), '</', name, '>');
-    }
+    openTag(out, name, attributes);
+    if (Array.isArray(value)) renderNodes(out, value);
+    else out.push(escapeXml(String(value)));
+    out.push('</', name, '>');
   }
 }
 
