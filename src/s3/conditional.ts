@@ -73,3 +73,13 @@ export function resolveRange(value: string | undefined, size: number): ResolvedR
   if (start > end) throw invalidRange(size, v);
   return { start, end: Math.min(end, size - 1) };
 }
+
+/** x-amz-copy-source-if-* (s3-api.md §4.10): any failure is a 412, never a 304. */
+export function evaluateCopySourceConditions(headers: Readonly<Record<string, string>>, etag: string, lastModifiedIso: string): 'proceed' | 'precondition-failed' {
+  const mapped: Record<string, string> = {};
+  for (const name of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
+    const v = headers[`x-amz-copy-source-${name}`];
+    if (v !== undefined) mapped[name] = v;
+  }
+  return evaluateConditions(mapped, etag, lastModifiedIso) === 'proceed' ? 'proceed' : 'precondition-failed';
+}

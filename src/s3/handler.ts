@@ -50,7 +50,6 @@ export function createS3Handler(deps: PipelineDeps, onOutcome?: (req: HttpReques
     const operation = resolveRoute(req.method, level, query, req.headers);
     outcome.operation = operation;
     const handler = OPERATION_HANDLERS[operation];
-    if (!handler) throw new S3Error('NotImplemented', `${operation} is not implemented yet.`);
     const ctx: RequestContext = {
       req,
       deps,

@@ -8,6 +8,7 @@ import { evaluateConditions, etagListMatches, resolveRange } from '../conditiona
 import type { OperationHandler, RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { contentFieldsFromHeaders, objectResponseHeaders, storageClassFromHeaders, userMetadataFromHeaders } from '../object-headers.js';
+import { withKeyLock } from '../key-locks.js';
 import { emptyResponse } from '../responses.js';
 import { storageFailure } from '../storage-errors.js';
 import { httpDate, nowIso } from '../time.js';
@@ -124,11 +125,20 @@ async function readObject(ctx: RequestContext, withBody: boolean): Promise<HttpR
 export const getObject: OperationHandler = (ctx) => readObject(ctx, true);
 export const headObject: OperationHandler = (ctx) => readObject(ctx, false);
 
+/**
+ * Metadata first, then data: a crash in between leaves an invisible orphan file, never a
+ * dangling row. Under the key lock so a concurrent write cannot commit between the two steps.
+ */
+export async function deleteObjectUnderLock(ctx: RequestContext, key: string): Promise<void> {
+  const { metadata, storage, log } = ctx.deps;
+  await withKeyLock(ctx.bucket, key, async () => {
+    await metadata.deleteObject(ctx.bucket, key);
+    await storage.deleteObject(ctx.bucket, key).catch((e: Error) => log.warn('object data delete failed', { bucket: ctx.bucket, key, error: e.message }));
+  });
+}
+
 export const deleteObject: OperationHandler = async (ctx) => {
   await requireBucket(ctx);
-  const { metadata, storage, log } = ctx.deps;
-  // Metadata first: a crash in between leaves an invisible orphan file, never a dangling row.
-  await metadata.deleteObject(ctx.bucket, ctx.key);
-  await storage.deleteObject(ctx.bucket, ctx.key).catch((e: Error) => log.warn('object data delete failed', { bucket: ctx.bucket, key: ctx.key, error: e.message }));
+  await deleteObjectUnderLock(ctx, ctx.key);
   return emptyResponse(204);
 };
