@@ -73,7 +73,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     verifier,
     infra: { metadata, storage, healthCheck: config.observability.health_check, isReady: () => ready },
   });
-  const engine = createHttpEngine(config.server.http_engine, handler, (msg) => log.info(msg));
+  const engine = await createHttpEngine(config.server.http_engine, handler, (msg) => log.info(msg));
   let port = 0;
 
   return {

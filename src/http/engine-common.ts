@@ -43,3 +43,15 @@ export function declaredContentLength(headers: Record<string, string>): number |
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
+
+// Node's own header rules (RFC 9110 token names; values of tab, visible ASCII and obs-text).
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const INVALID_HEADER_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Throws on a header node:http would refuse, so both engines reject the same responses. */
+export function assertValidHeader(name: string, value: string): void {
+  if (!HEADER_NAME.test(name)) throw new TypeError(`invalid response header name ${JSON.stringify(name)}`);
+  if (INVALID_HEADER_VALUE_CHAR.test(value)) {
+    throw new TypeError(`invalid character in response header ${name}`);
+  }
+}

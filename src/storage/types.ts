@@ -9,8 +9,15 @@ export interface ByteRange {
   end: number;
 }
 
-export interface WriteResult {
-  size: number;
+/**
+ * Bytes made durable in a temporary place (written and fsynced). Nothing is visible until
+ * commit() atomically publishes them; discard() drops them. The S3 layer commits inside a short
+ * per-key critical section together with the metadata, so the body can stream outside it.
+ */
+export interface StagedWrite {
+  readonly size: number;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
 }
 
 export interface ReadResult {
@@ -34,23 +41,24 @@ export interface StorageBackend {
   healthCheck(): Promise<void>;
 
   /**
-   * Streams body to a temp location, then (only if the stream ends without error) makes it
-   * durable and atomically replaces bucket/key. If body errors (client abort, digest mismatch
-   * raised by the ingest pipeline), nothing is left behind and the promise rejects with that error.
+   * Streams body to a temp location and, only if the stream ends without error, makes it durable
+   * there; commit() then atomically replaces bucket/key. If body errors (client abort, digest
+   * mismatch raised by the ingest pipeline), nothing is left behind and the promise rejects with
+   * that error.
    */
-  putObject(bucket: string, key: string, body: Readable): Promise<WriteResult>;
+  putObject(bucket: string, key: string, body: Readable): Promise<StagedWrite>;
   /** Opens the data before resolving, so a missing file rejects with StorageNotFoundError. */
   getObject(bucket: string, key: string, range?: ByteRange): Promise<ReadResult>;
   objectExists(bucket: string, key: string): Promise<boolean>;
   /** Idempotent. */
   deleteObject(bucket: string, key: string): Promise<void>;
 
-  /** Same atomicity as putObject; the same number overwrites. */
-  putPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable): Promise<WriteResult>;
+  /** Same staging as putObject; committing the same number overwrites. */
+  putPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable): Promise<StagedWrite>;
   /** Opens one stored part for reading (used by assembly/copy helpers). */
   getPart(uploadId: string, partNumber: number): Promise<ReadResult>;
-  /** Concatenates the listed parts, in order, atomically into bucket/key. Parts are kept. */
-  assembleParts(bucket: string, key: string, uploadId: string, partNumbers: number[]): Promise<WriteResult>;
+  /** Concatenates the listed parts, in order, into a staged bucket/key. Parts are kept. */
+  assembleParts(bucket: string, key: string, uploadId: string, partNumbers: number[]): Promise<StagedWrite>;
   deleteParts(bucket: string, key: string, uploadId: string): Promise<void>;
   /** Used by the reaper when bucket/key may be unknown. */
   deleteUploadParts(uploadId: string): Promise<void>;

@@ -8,13 +8,13 @@ import { aclFromHeaders, serializeAcl } from '../acl.js';
 import { evaluateCopySourceConditions } from '../conditional.js';
 import type { OperationHandler, RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
-import { withKeyLock } from '../key-locks.js';
 import { contentFieldsFromHeaders, storageClassFromHeaders, userMetadataFromHeaders } from '../object-headers.js';
 import { xmlResponse } from '../responses.js';
+import { publish, staged } from '../publish.js';
 import { storageFailure } from '../storage-errors.js';
 import { nowIso } from '../time.js';
 import { requireBucket } from './buckets.js';
-import { parsePartNumber, requireUpload } from './multipart.js';
+import { parsePartNumber, publishPart, requireUpload } from './multipart.js';
 import { assertWritableKey } from './objects.js';
 
 const MAX_COPY_SOURCE = 5 * 1024 ** 3;
@@ -109,28 +109,24 @@ export const copyObject: OperationHandler = async (ctx) => {
         };
 
   const copy = await openCopyStream(ctx, src);
+  const write = await staged(ctx.deps.storage.putObject(ctx.bucket, ctx.key, copy.stream));
+  const result = copy.result();
+  const etag = `"${result.md5Hex}"`;
   const lastModified = nowIso();
-  let etag = '';
-  await withKeyLock(ctx.bucket, ctx.key, async () => {
-    try {
-      await ctx.deps.storage.putObject(ctx.bucket, ctx.key, copy.stream);
-    } catch (e) {
-      throw storageFailure(e);
-    }
-    const result = copy.result();
-    etag = `"${result.md5Hex}"`;
-    await ctx.deps.metadata.putObject({
-      bucket: ctx.bucket,
-      key: ctx.key,
-      size: result.size,
-      etag,
-      ...content,
-      storage_class: storageClass,
-      acl: serializeAcl(acl),
-      last_modified: lastModified,
-      delete_marker: false,
-      checksum: src.object.checksum ?? null, // same bytes, same checksum
-    });
+  await publish(ctx.bucket, ctx.key, write, {
+    commitMetadata: () =>
+      ctx.deps.metadata.putObject({
+        bucket: ctx.bucket,
+        key: ctx.key,
+        size: result.size,
+        etag,
+        ...content,
+        storage_class: storageClass,
+        acl: serializeAcl(acl),
+        last_modified: lastModified,
+        delete_marker: false,
+        checksum: src.object.checksum ?? null, // same bytes, same checksum
+      }),
   });
   return xmlResponse('CopyObjectResult', [
     ['ETag', etag],
@@ -161,15 +157,10 @@ export const uploadPartCopy: OperationHandler = async (ctx) => {
   const length = range ? range.end - range.start + 1 : src.object.size;
   if (length > MAX_COPY_SOURCE) throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
   const copy = await openCopyStream(ctx, src, range);
-  try {
-    await ctx.deps.storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, copy.stream);
-  } catch (e) {
-    throw storageFailure(e);
-  }
-  const result = copy.result();
-  const etag = `"${result.md5Hex}"`;
+  const write = await staged(ctx.deps.storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, copy.stream));
+  const etag = `"${copy.result().md5Hex}"`;
   const lastModified = nowIso();
-  await ctx.deps.metadata.putPart(upload.upload_id, partNumber, result.size, etag);
+  await publishPart(ctx, upload.upload_id, partNumber, write, etag);
   return xmlResponse('CopyPartResult', [
     ['ETag', etag],
     ['LastModified', lastModified],

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createIngest } from '../../ingest/ingest.js';
 import { checksumHeaderName } from '../../checksum/index.js';
 import type { PartRecord, UploadRecord } from '../../metadata/types.js';
+import type { StagedWrite } from '../../storage/types.js';
 import { childrenNamed, childText, parseXml, XmlParseError } from '../../xml/parser.js';
 import type { XmlNode } from '../../xml/writer.js';
 import { aclFromHeaders, serializeAcl } from '../acl.js';
@@ -11,10 +12,9 @@ import { readBody } from '../body.js';
 import { etagListMatches } from '../conditional.js';
 import type { OperationHandler, RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
-import { withKeyLock } from '../key-locks.js';
 import { contentFieldsFromHeaders, storageClassFromHeaders, userMetadataFromHeaders } from '../object-headers.js';
 import { emptyResponse, ownerXml, xmlResponse } from '../responses.js';
-import { storageFailure } from '../storage-errors.js';
+import { publish, staged } from '../publish.js';
 import { nowIso } from '../time.js';
 import { newUploadId } from '../upload-id.js';
 import { encoderFor } from '../url-encoding.js';
@@ -76,18 +76,21 @@ export const createMultipartUpload: OperationHandler = async (ctx) => {
   ]);
 };
 
+/** Parts of one number replace each other; the lock keeps bytes and row of one upload together. */
+export function publishPart(ctx: RequestContext, uploadId: string, partNumber: number, write: StagedWrite, etag: string): Promise<void> {
+  return publish(ctx.bucket, `\0part\0${uploadId}\0${partNumber}`, write, {
+    commitMetadata: () => ctx.deps.metadata.putPart(uploadId, partNumber, write.size, etag),
+  });
+}
+
 export const uploadPart: OperationHandler = async (ctx) => {
   const partNumber = parsePartNumber(ctx);
   const upload = await requireUpload(ctx);
   const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: ctx.headers, maxSize: MAX_PART_SIZE });
-  try {
-    await ctx.deps.storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, ingest.stream);
-  } catch (e) {
-    throw storageFailure(e);
-  }
+  const write = await staged(ctx.deps.storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, ingest.stream));
   const result = ingest.result();
   const etag = `"${result.md5Hex}"`;
-  await ctx.deps.metadata.putPart(upload.upload_id, partNumber, result.size, etag);
+  await publishPart(ctx, upload.upload_id, partNumber, write, etag);
   const headers: Record<string, string> = { ETag: etag };
   if (result.checksum) headers[checksumHeaderName(result.checksum.algorithm)] = result.checksum.base64;
   return emptyResponse(200, headers);
@@ -190,20 +193,20 @@ export const completeMultipartUpload: OperationHandler = async (ctx) => {
 
   const etag = compositeEtag(listed.map((p) => p.etag));
   const size = listed.reduce((sum, p) => sum + p.size, 0);
-  await withKeyLock(ctx.bucket, ctx.key, async () => {
+  const write = await staged(storage.assembleParts(ctx.bucket, ctx.key, uploadId, listed.map((p) => p.part_number)));
+  await publish(ctx.bucket, ctx.key, write, {
     // Re-check under the lock: a conditional write that passed above but lost a race is a conflict.
-    try {
-      checkCompleteConditions(ctx, (await metadata.getObject(ctx.bucket, ctx.key))?.etag);
-    } catch (e) {
-      if (e instanceof S3Error && e.code === 'PreconditionFailed') throw new S3Error('ConditionalRequestConflict');
-      throw e;
-    }
-    try {
-      await storage.assembleParts(ctx.bucket, ctx.key, uploadId, listed.map((p) => p.part_number));
-    } catch (e) {
-      throw storageFailure(e);
-    }
-    await metadata.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, {
+    check: async () => {
+      try {
+        checkCompleteConditions(ctx, (await metadata.getObject(ctx.bucket, ctx.key))?.etag);
+      } catch (e) {
+        if (e instanceof S3Error && (e.code === 'PreconditionFailed' || e.code === 'NoSuchKey')) throw new S3Error('ConditionalRequestConflict');
+        throw e;
+      }
+      // A concurrent Complete or Abort of the same upload may have won.
+      if (!(await metadata.getMultipartUpload(ctx.bucket, ctx.key, uploadId))) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    },
+    commitMetadata: () => metadata.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, {
       bucket: ctx.bucket,
       key: ctx.key,
       size,
@@ -220,7 +223,7 @@ export const completeMultipartUpload: OperationHandler = async (ctx) => {
       last_modified: nowIso(),
       delete_marker: false,
       checksum: null,
-    });
+    }),
   });
   await storage.deleteParts(ctx.bucket, ctx.key, uploadId).catch((e: Error) => log.warn('part cleanup after complete failed', { uploadId, error: e.message }));
   return completeResult(ctx, etag);

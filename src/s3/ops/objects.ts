@@ -10,6 +10,7 @@ import { S3Error } from '../errors.js';
 import { contentFieldsFromHeaders, objectResponseHeaders, storageClassFromHeaders, userMetadataFromHeaders } from '../object-headers.js';
 import { withKeyLock } from '../key-locks.js';
 import { emptyResponse } from '../responses.js';
+import { publish, staged } from '../publish.js';
 import { storageFailure } from '../storage-errors.js';
 import { httpDate, nowIso } from '../time.js';
 import { requireBucket } from './buckets.js';
@@ -30,7 +31,7 @@ async function requireObject(ctx: RequestContext): Promise<ObjectRecord> {
 }
 
 /** If-None-Match: * and If-Match on PUT (conditional writes). */
-async function checkWriteConditions(ctx: RequestContext): Promise<void> {
+export async function checkWriteConditions(ctx: RequestContext): Promise<void> {
   const ifNoneMatch = ctx.headers['if-none-match'];
   const ifMatch = ctx.headers['if-match'];
   if (ifNoneMatch === undefined && ifMatch === undefined) return;
@@ -41,6 +42,19 @@ async function checkWriteConditions(ctx: RequestContext): Promise<void> {
   if (ifMatch !== undefined) {
     if (!existing) throw new S3Error('NoSuchKey', undefined, { Key: ctx.key });
     if (!etagListMatches(ifMatch, existing.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  }
+}
+
+/**
+ * The same conditions once more inside the commit section: a conditional writer whose check
+ * passed before its body streamed, but whose condition no longer holds, lost a race (409).
+ */
+export async function recheckWriteConditions(ctx: RequestContext): Promise<void> {
+  try {
+    await checkWriteConditions(ctx);
+  } catch (e) {
+    if (e instanceof S3Error && (e.code === 'PreconditionFailed' || e.code === 'NoSuchKey')) throw new S3Error('ConditionalRequestConflict');
+    throw e;
   }
 }
 
@@ -57,25 +71,25 @@ export const putObject: OperationHandler = async (ctx) => {
   await checkWriteConditions(ctx);
   const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: h, maxSize: config.server.max_object_size });
 
-  try {
-    await storage.putObject(ctx.bucket, ctx.key, ingest.stream);
-  } catch (e) {
-    throw storageFailure(e);
-  }
+  const write = await staged(storage.putObject(ctx.bucket, ctx.key, ingest.stream));
   const result = ingest.result();
   const etag = `"${result.md5Hex}"`;
-  await metadata.putObject({
-    bucket: ctx.bucket,
-    key: ctx.key,
-    size: result.size,
-    etag,
-    ...content,
-    storage_class: storageClass,
-    acl: serializeAcl(acl),
-    user_metadata: userMetadata,
-    last_modified: nowIso(),
-    delete_marker: false,
-    checksum: result.checksum ? { algorithm: result.checksum.algorithm, value: result.checksum.base64 } : null,
+  await publish(ctx.bucket, ctx.key, write, {
+    check: () => recheckWriteConditions(ctx),
+    commitMetadata: () =>
+      metadata.putObject({
+        bucket: ctx.bucket,
+        key: ctx.key,
+        size: result.size,
+        etag,
+        ...content,
+        storage_class: storageClass,
+        acl: serializeAcl(acl),
+        user_metadata: userMetadata,
+        last_modified: nowIso(),
+        delete_marker: false,
+        checksum: result.checksum ? { algorithm: result.checksum.algorithm, value: result.checksum.base64 } : null,
+      }),
   });
   const headers: Record<string, string> = { ETag: etag };
   if (result.checksum) headers[checksumHeaderName(result.checksum.algorithm)] = result.checksum.base64;
