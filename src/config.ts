@@ -28,6 +28,7 @@ export interface Config {
   storage: {
     backend: StorageBackendName;
     local: { root_dir: string };
+    memory: { max_size_bytes: number };
   };
   observability: { metrics: boolean; health_check: boolean };
 }
@@ -50,7 +51,7 @@ export function defaultConfig(): Config {
       sqlite: { path: './data/metadata.db' },
       local: { root_dir: './data/metadata', compact_on_startup: true },
     },
-    storage: { backend: 'local', local: { root_dir: './data/objects' } },
+    storage: { backend: 'local', local: { root_dir: './data/objects' }, memory: { max_size_bytes: 0 } },
     observability: { metrics: true, health_check: true },
   };
 }
@@ -132,6 +133,7 @@ export function configFromYaml(doc: unknown): Config {
   if (!STORAGE_BACKENDS.includes(sb)) throw new ConfigError(`unknown storage.backend: ${sb}`);
   c.storage.backend = sb;
   c.storage.local.root_dir = str(section(storage, 'local').root_dir, c.storage.local.root_dir);
+  c.storage.memory.max_size_bytes = num(section(storage, 'memory').max_size_bytes, c.storage.memory.max_size_bytes, 'storage.memory.max_size_bytes');
 
   const obs = section(doc, 'observability');
   c.observability.metrics = bool(obs.metrics, c.observability.metrics);

@@ -3,9 +3,9 @@
 // uses. Engine-specific checks (SQLite schema/pragmas/row counts) sit in their own describe below.
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { defaultConfig } from '../src/config.js';
 import { MetadataActor } from '../src/metadata/actor.js';
@@ -1098,8 +1098,6 @@ describe('SqliteMetadataStore (engine-specific)', () => {
 
   it('opens a database written by another implementation (Python-style DDL and rows)', async () => {
     const p = freshDbPath();
-    const { mkdirSync } = await import('node:fs');
-    const { dirname } = await import('node:path');
     mkdirSync(dirname(p), { recursive: true });
     const foreign = new Database(p);
     foreign.exec(`

@@ -428,9 +428,7 @@ describe('openStorage', () => {
       config.storage.backend = 'memory';
       assert.ok((await openStorage(config)) instanceof MemoryStorage);
 
-      // Config has no typed storage.memory section yet; the factory reads it when present.
-      const withMemory: { backend: string; memory?: { max_size_bytes: number } } = config.storage;
-      withMemory.memory = { max_size_bytes: 10 };
+      config.storage.memory.max_size_bytes = 10;
       const small = await openStorage(config);
       await assert.rejects(small.putObject('b', 'k', bodyOf(Buffer.alloc(11))), StorageCapacityError);
 

@@ -7,13 +7,15 @@
  * - HTTP/1.0 requests are not served (no answer, closed at the idle timeout).
  * - `Expect: 100-Continue` (capital C, as rclone sends it) gets no `100 Continue`; the client waits
  *   out its own timer (~1 s). Lowercase `100-continue` is answered by uWS itself.
- * - HTTP pipelining only works for answers given synchronously: when a second request arrives on
- *   a connection while the first one's (asynchronous) answer is pending, uWS closes the connection.
- *   Every answer here is asynchronous, so pipelining clients lose their connection.
+ * - HTTP pipelining works only while answers settle within the microtasks run inside the uWS
+ *   callback: when a second request arrives while the first one's answer waits on real I/O (disk,
+ *   timers, workers), uWS closes the connection. Pipelining clients lose their connection.
  * - Heads over 4 KiB split across TCP reads, more than 48 headers, chunk extensions and malformed
  *   requests get no 4xx: the connection is just closed or left to time out.
  * - Header values are decoded as UTF-8 and leading bytes >= 0x80 are trimmed away.
  * - The keep-alive idle timeout is fixed at ~10 s; keepAliveTimeoutSeconds is ignored.
+ * - Sockets lack SO_REUSEADDR: after close() has shut client connections from the server side,
+ *   the port stays in TIME_WAIT and neither engine can listen on it again for ~60 s.
  */
 import uWS from 'uWebSockets.js';
 import type {
@@ -40,8 +42,8 @@ import {
   statusLine,
 } from './engine-common.js';
 
-/** Request bytes buffered in the body stream before the socket is paused (uWS hands over ≤512 KiB per onData). */
-const BODY_HIGH_WATER_MARK = 512 * 1024;
+/** Request bytes buffered in the body stream before the socket is paused. */
+const BODY_HIGH_WATER_MARK = 256 * 1024;
 const DEFAULT_GRACE_MS = 5000;
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -144,6 +146,13 @@ class UwsExchange {
   private endBody(): void {
     this.bodyReceived = true;
     this.body.push(null);
+    // uWS keeps delivering the chunks of a read it already made after pause(), so the last one
+    // can arrive while paused. The ended stream will never ask for more: unpause now, or the
+    // next request on this keep-alive connection stalls until the idle timeout.
+    if (this.bodyPaused) {
+      this.bodyPaused = false;
+      this.res.resume();
+    }
   }
 
   /** The body stream wants more: let uWS read the socket again. */
@@ -489,6 +498,9 @@ export function createUwsEngine(handler: RequestHandler, log: (msg: string) => v
           onIdle = finish;
         });
       }
+      // The last answer may have been written from a microtask still inside a uWS callback, with
+      // its bytes in the cork buffer; closing there would drop them. Let uWS unwind first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       // Closes idle keep-alive sockets (and aborts any request still running) so the event loop is released.
       (app as ClosableApp).close?.();
     },

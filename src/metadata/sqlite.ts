@@ -193,7 +193,29 @@ function toUpload(r: UploadRecord): UploadRecord {
 }
 
 function toCredential(r: CredentialRow): CredentialRecord {
-  return { ...r, active: r.active !== 0 };
+  return {
+    access_key_id: r.access_key_id,
+    secret_key: r.secret_key,
+    owner_id: r.owner_id,
+    display_name: r.display_name,
+    active: r.active !== 0,
+    created_at: r.created_at,
+  };
+}
+
+function toBucket(r: BucketRecord): BucketRecord {
+  return {
+    name: r.name,
+    region: r.region,
+    owner_id: r.owner_id,
+    owner_display: r.owner_display,
+    acl: r.acl,
+    created_at: r.created_at,
+  };
+}
+
+function isPrimaryKeyConflict(e: unknown): boolean {
+  return e instanceof Database.SqliteError && (e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE');
 }
 
 /** Counters for tests and diagnostics: rows returned by SELECTs and statements executed. */
@@ -282,22 +304,24 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- buckets ----
 
   async createBucket(b: BucketRecord): Promise<void> {
-    const info = this.run(
-      `INSERT OR IGNORE INTO buckets (name, region, owner_id, owner_display, acl, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-      b.name,
-      b.region,
-      b.owner_id,
-      b.owner_display,
-      b.acl,
-      b.created_at || isoNow(),
-    );
-    if (info.changes === 0) throw new BucketExistsError(b.name);
+    try {
+      this.run(
+        'INSERT INTO buckets (name, region, owner_id, owner_display, acl, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        b.name,
+        b.region,
+        b.owner_id,
+        b.owner_display,
+        b.acl,
+        b.created_at || isoNow(),
+      );
+    } catch (e) {
+      throw isPrimaryKeyConflict(e) ? new BucketExistsError(b.name) : e;
+    }
   }
 
   async getBucket(name: string): Promise<BucketRecord | null> {
     const r = this.get<BucketRecord>('SELECT * FROM buckets WHERE name = ?', name);
-    return r === undefined ? null : { ...r };
+    return r === undefined ? null : toBucket(r);
   }
 
   async bucketExists(name: string): Promise<boolean> {
@@ -309,7 +333,7 @@ export class SqliteMetadataStore implements MetadataStore {
       ownerId === undefined
         ? this.all<BucketRecord>('SELECT * FROM buckets ORDER BY name')
         : this.all<BucketRecord>('SELECT * FROM buckets WHERE owner_id = ? ORDER BY name', ownerId);
-    return rows.map((r) => ({ ...r }));
+    return rows.map(toBucket);
   }
 
   async deleteBucket(name: string): Promise<void> {
