@@ -17,10 +17,15 @@ import { requireBucket } from './buckets.js';
 
 const MAX_KEY_BYTES = 1024;
 
-/** Keys a write may create: ≤ 1024 UTF-8 bytes, no NUL (which no filesystem or client can round-trip). */
+/**
+ * Keys a write may create: ≤ 1024 UTF-8 bytes, no NUL (which no filesystem or client can
+ * round-trip) and valid Unicode (a lone surrogate has no UTF-8 form, so engines would disagree).
+ */
 export function assertWritableKey(key: string): void {
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', undefined, { Size: Buffer.byteLength(key), MaxSizeAllowed: MAX_KEY_BYTES });
+  const bytes = Buffer.byteLength(key);
+  if (bytes > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', undefined, { Size: bytes, MaxSizeAllowed: MAX_KEY_BYTES });
   if (key.includes('\0')) throw new S3Error('InvalidArgument', 'Object key must not contain a NUL character.', { ArgumentName: 'key' });
+  if (!key.isWellFormed()) throw new S3Error('InvalidArgument', 'Object key must be valid UTF-8.', { ArgumentName: 'key' });
 }
 
 async function requireObject(ctx: RequestContext): Promise<ObjectRecord> {
