@@ -11,10 +11,13 @@ export interface ProcStats {
   cpuSeconds: number;
 }
 
-/** CPU seconds (user + system, all threads) of a live process, or NaN when unreadable. */
-export function processCpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system, all threads) of a live process, or NaN when unreadable. Pass a
+ * /proc/PID/task/TID/stat path as `statPath` for one thread.
+ */
+export function processCpuSeconds(pid: number, statPath = `/proc/${pid}/stat`): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readFileSync(statPath, 'latin1');
     // The command name is in parentheses and may contain spaces: split after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
@@ -55,12 +58,19 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+export interface SpawnOptions {
+  timeoutMs?: number;
+  /** Options for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}
+
 /**
- * Runs `node script args…` and resolves once stdout prints a line matching `ready`, whose
- * first two groups must be host and port.
+ * Runs `node [nodeArgs] script args…` and resolves once stdout prints a line matching `ready`,
+ * whose first two groups must be host and port.
  */
-export function spawnServer(script: string, args: string[], ready: RegExp, timeoutMs = 20_000): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnServer(script: string, args: string[], ready: RegExp, options: SpawnOptions = {}): Promise<ServerProcess> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   let exited = false;
   const exitPromise = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -80,29 +80,37 @@ for (const engine of ENGINES) {
         await ok('s3api', 'create-bucket', '--bucket', bucket);
         await ok('s3api', 'head-bucket', '--bucket', bucket);
 
-        for (const [label, f] of [['0 B', empty], ['1 KiB', small], ['10 MiB', ten]] as const) {
-          for (const key of [`api/${f.size}.bin`, `api dir/ünï cøde+plus%pct ${f.size}.bin`]) {
-            const put = await json('s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', f.path, '--content-type', 'application/x-test', '--metadata', 'color=blue,shape=round');
-            assert.equal(put['ETag'], `"${f.md5}"`, `put-object ${label} ${key}`);
-            const head = await json('s3api', 'head-object', '--bucket', bucket, '--key', key);
-            assert.equal(head['ContentLength'], f.size, `head-object ${label} ${key}`);
-            assert.equal(head['ContentType'], 'application/x-test');
-            assert.deepEqual(head['Metadata'], { color: 'blue', shape: 'round' });
-            const out = join(work.dir, `out-${cli.id}-${engine}.bin`);
-            const get = await json('s3api', 'get-object', '--bucket', bucket, '--key', key, out);
-            assert.equal(get['ContentLength'], f.size);
-            await sameFile(out, f, `get-object ${label} ${key}`);
-            await ok('s3api', 'delete-object', '--bucket', bucket, '--key', key);
-            const gone = await run('s3api', 'head-object', '--bucket', bucket, '--key', key);
-            assert.notEqual(gone.code, 0, `head-object after delete-object succeeded: ${gone.stdout}`);
-            assert.match(gone.stderr, /404|Not Found/, gone.stderr);
-          }
+        // each size under a plain key, plus the 1 KiB object under a key that needs encoding
+        const objects = [
+          { f: empty, key: 'api/empty.bin' },
+          { f: small, key: 'api/small.bin' },
+          { f: ten, key: 'api/ten.bin' },
+          { f: small, key: 'api dir/ünï cøde+plus%pct (1)!.bin' },
+        ];
+        for (const { f, key } of objects) {
+          const put = await json('s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', f.path, '--content-type', 'application/x-test', '--metadata', 'color=blue,shape=round');
+          assert.equal(put['ETag'], `"${f.md5}"`, `put-object ${key}`);
+          const out = join(work.dir, `out-${cli.id}-${engine}.bin`);
+          const get = await json('s3api', 'get-object', '--bucket', bucket, '--key', key, out);
+          assert.equal(get['ContentLength'], f.size, `get-object ${key}`);
+          assert.equal(get['ETag'], `"${f.md5}"`);
+          assert.equal(get['ContentType'], 'application/x-test');
+          assert.deepEqual(get['Metadata'], { color: 'blue', shape: 'round' });
+          await sameFile(out, f, `get-object ${key}`);
+          await ok('s3api', 'delete-object', '--bucket', bucket, '--key', key);
+          const gone = await run('s3api', 'head-object', '--bucket', bucket, '--key', key);
+          assert.notEqual(gone.code, 0, `head-object after delete-object succeeded: ${gone.stdout}`);
+          assert.match(gone.stderr, /404|Not Found/, gone.stderr);
         }
+        const head = await json('s3api', 'put-object', '--bucket', bucket, '--key', 'api/head.bin', '--body', small.path);
+        assert.equal(head['ETag'], `"${small.md5}"`);
+        const headed = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'api/head.bin');
+        assert.equal(headed['ContentLength'], small.size);
+        assert.equal(headed['ETag'], `"${small.md5}"`);
+        await ok('s3api', 'delete-object', '--bucket', bucket, '--key', 'api/head.bin');
 
         for (const key of ['cp/ten.bin', 'cp dir/ünï cøde +plus.bin']) {
           await ok('s3', 'cp', ten.path, `s3://${bucket}/${key}`);
-          const head = await json('s3api', 'head-object', '--bucket', bucket, '--key', key);
-          assert.equal(head['ContentLength'], ten.size);
           const down = join(work.dir, `cp-down-${cli.id}-${engine}.bin`);
           await ok('s3', 'cp', `s3://${bucket}/${key}`, down);
           await sameFile(down, ten, `s3 cp down ${key}`);

@@ -18,6 +18,7 @@ export const REGION = 'us-east-1';
 const CLI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli.js');
 const START_TIMEOUT_MS = 30_000;
 const LOG_LIMIT = 256 * 1024;
+const RESTART_MARKER = '\n--- restart ---\n';
 const READY_LINE = /Starting BleepStore on ([^\s:]+|\[[^\]]+\]):(\d+)/;
 
 // Children still running when the test process exits are killed, so a failed test never leaks
@@ -80,6 +81,12 @@ export class ServerHandle {
   /** Server stdout+stderr so far (last 256 KiB), for failure messages. */
   logs(): string {
     return this.log;
+  }
+
+  /** Output of the current (or last) process only, i.e. since the last (re)start. */
+  currentRunLog(): string {
+    const marker = this.log.lastIndexOf(RESTART_MARKER);
+    return marker < 0 ? this.log : this.log.slice(marker + RESTART_MARKER.length);
   }
 
   isRunning(): boolean {
@@ -167,6 +174,21 @@ export class ServerHandle {
     throw new Error(`server never became healthy (${lastError}):\n${this.log}`);
   }
 
+  /**
+   * True when the process runs and answers /healthz. When the probe fails, waits up to 2 s for
+   * the process to exit, so a server that is crashing right now is reported as dead.
+   */
+  async checkAlive(): Promise<boolean> {
+    if (!this.isRunning()) return false;
+    try {
+      if ((await getStatus(`${this.endpoint}/healthz`)) === 200) return true;
+    } catch {
+      // fall through
+    }
+    await Promise.race([this.exited, sleep(2000)]);
+    return this.isRunning();
+  }
+
   /** Graceful stop (SIGTERM), then SIGKILL after 10 s. Removes the temp data dir if we made it. */
   async stop(options: { keepData?: boolean } = {}): Promise<void> {
     if (this.isRunning()) {
@@ -188,7 +210,7 @@ export class ServerHandle {
   /** Starts a new server process on the same data dir (after stop({keepData}) or kill9). The port changes. */
   async restart(): Promise<void> {
     if (this.isRunning()) await this.kill9();
-    this.log += '\n--- restart ---\n';
+    this.log += RESTART_MARKER;
     await this.spawnAndWait();
   }
 }

@@ -1,7 +1,7 @@
 // Hostile and broken requests, hand-signed and sent raw, once per HTTP engine. Each case checks
 // the status and <Code>, and afterwards that the server still answers and that a sentinel
 // object written at the start is byte-for-byte intact (no failed write may clobber it).
-import { describe, before, after, test } from 'node:test';
+import { describe, before, after, afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -81,6 +81,17 @@ for (const engine of ENGINES) {
     });
     after(async () => {
       await server?.stop();
+    });
+    // A case that kills the server fails with the server's last words; the server is restarted on
+    // the same data dir so the remaining cases still report their own results.
+    afterEach(async (t) => {
+      if (server && !(await server.checkAlive())) {
+        const lastWords = server.currentRunLog().slice(0, 2500);
+        // node:test shows a hook error only when the test itself passed, so also attach a diagnostic
+        if ('diagnostic' in t) t.diagnostic(`SERVER DIED during this case; restarted for the next one. Its output:\n${lastWords}`);
+        await server.restart();
+        throw new Error(`the server process died during this case (restarted for the next case). Server output:\n${lastWords}`);
+      }
     });
 
     test('bad signature -> 403 SignatureDoesNotMatch', async () => {

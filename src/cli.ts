@@ -95,6 +95,8 @@ async function main(): Promise<void> {
   const server = await createServer(config, { logger: log });
   const port = await server.listen();
   process.stdout.write(`Starting BleepStore on ${config.server.host}:${port} (region=${config.server.region}, engine=${server.engine})\n`);
+  // From process start (module loading included) to accepting requests.
+  log.info(`Ready in ${Math.round(process.uptime() * 1000)} ms`, { port, engine: server.engine });
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -17,6 +17,24 @@ export interface Config {
     virtual_host_domains: string[];
     /** 'uws' by default; falls back to 'node' when uWS cannot load natively. */
     http_engine: HttpEngineName;
+    /**
+     * Seconds an idle keep-alive connection stays open (node engine; uWS closes idle connections
+     * after its fixed ~10 s).
+     */
+    keep_alive_timeout: number;
+    /**
+     * Largest request head in bytes (node engine → 400 RequestHeaderSectionTooLarge, connection
+     * closed). uWS has fixed limits: heads over 4 KiB split across reads or 48+ headers are dropped.
+     */
+    max_header_size: number;
+    /**
+     * Seconds a request body may stall (no bytes while the server is ready for more) before the
+     * request fails with 400 RequestTimeout and the connection closes; 0 = never. uWS also drops a
+     * connection idle for ~10 s on its own.
+     */
+    body_idle_timeout: number;
+    /** Concurrent client connections (node engine: extra ones are closed at accept); 0 = no limit. */
+    max_connections: number;
   };
   logging: { level: string; format: 'text' | 'json' };
   auth: { enabled: boolean; access_key: string; secret_key: string };
@@ -24,6 +42,8 @@ export interface Config {
     engine: MetadataEngineName;
     sqlite: { path: string };
     local: { root_dir: string; compact_on_startup: boolean };
+    /** Multipart uploads initiated longer ago than this are reaped at startup (operations.md §3.1). */
+    multipart_ttl_seconds: number;
   };
   storage: {
     backend: StorageBackendName;
@@ -43,6 +63,10 @@ export function defaultConfig(): Config {
       max_object_size: 5368709120,
       virtual_host_domains: [],
       http_engine: 'uws',
+      keep_alive_timeout: 5,
+      max_header_size: 16384,
+      body_idle_timeout: 30,
+      max_connections: 0,
     },
     logging: { level: 'info', format: 'text' },
     auth: { enabled: true, access_key: 'bleepstore', secret_key: 'bleepstore-secret' },
@@ -50,6 +74,7 @@ export function defaultConfig(): Config {
       engine: 'sqlite',
       sqlite: { path: './data/metadata.db' },
       local: { root_dir: './data/metadata', compact_on_startup: true },
+      multipart_ttl_seconds: 604800,
     },
     storage: { backend: 'local', local: { root_dir: './data/objects' }, memory: { max_size_bytes: 0 } },
     observability: { metrics: true, health_check: true },
@@ -107,6 +132,10 @@ export function configFromYaml(doc: unknown): Config {
   const engine = str(server.http_engine, c.server.http_engine);
   if (engine !== 'uws' && engine !== 'node') throw new ConfigError(`server.http_engine must be uws or node, got ${engine}`);
   c.server.http_engine = engine;
+  c.server.keep_alive_timeout = num(server.keep_alive_timeout, c.server.keep_alive_timeout, 'server.keep_alive_timeout');
+  c.server.max_header_size = num(server.max_header_size, c.server.max_header_size, 'server.max_header_size');
+  c.server.body_idle_timeout = num(server.body_idle_timeout, c.server.body_idle_timeout, 'server.body_idle_timeout');
+  c.server.max_connections = num(server.max_connections, c.server.max_connections, 'server.max_connections');
 
   // Python keeps log settings under server.*, Go/Rust under logging.*; accept both.
   const logging = section(doc, 'logging');
@@ -127,6 +156,7 @@ export function configFromYaml(doc: unknown): Config {
   const local = section(metadata, 'local');
   c.metadata.local.root_dir = str(local.root_dir, c.metadata.local.root_dir);
   c.metadata.local.compact_on_startup = bool(local.compact_on_startup, c.metadata.local.compact_on_startup);
+  c.metadata.multipart_ttl_seconds = num(metadata.multipart_ttl_seconds, c.metadata.multipart_ttl_seconds, 'metadata.multipart_ttl_seconds');
 
   const storage = section(doc, 'storage');
   const sb = str(storage.backend, c.storage.backend) as StorageBackendName;

@@ -1,8 +1,10 @@
-// Minimal structured logger: one line per event, text or JSON, level-filtered.
-// Never log secrets or signatures: callers pass only the fields they mean to show.
+// Structured logging on pino (spec/observability.md §5): stderr, level-filtered, `json` (one
+// object per line) or `text` (`{timestamp} {LEVEL} {logger}: {message} key=value ...`).
+// Never log secrets or signatures: callers pass only the fields they mean to show, and the
+// field names that could carry one are redacted anyway.
+import pino, { type DestinationStream, type Level } from 'pino';
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
-export type LogLevel = keyof typeof LEVELS;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
 export interface Logger {
@@ -12,30 +14,92 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-function normaliseLevel(level: string): LogLevel {
-  const l = level.toLowerCase();
-  if (l === 'warning') return 'warn';
-  if (l === 'critical' || l === 'fatal') return 'error';
-  return l in LEVELS ? (l as LogLevel) : 'info';
+const LOGGER_NAME = 'bleepstore';
+
+/** Field names whose values must never reach a log line, whoever passes them. */
+export const REDACTED_FIELDS: readonly string[] = [
+  'authorization',
+  'Authorization',
+  'secret',
+  'secret_key',
+  'secretKey',
+  'secret_access_key',
+  'signature',
+  'Signature',
+  'x-amz-signature',
+  'X-Amz-Signature',
+  'x-amz-security-token',
+  'password',
+  'token',
+];
+
+/**
+ * Accepts every spelling the implementations use: Python's DEBUG/INFO/WARNING/ERROR/CRITICAL,
+ * Go/Rust lowercase, `warn`/`warning`, Rust's `trace`. Unknown values mean `info`.
+ */
+export function normaliseLevel(level: string): LogLevel {
+  const l = level.trim().toLowerCase();
+  if (l === 'trace' || l === 'debug') return 'debug';
+  if (l === 'warn' || l === 'warning') return 'warn';
+  if (l === 'error' || l === 'critical' || l === 'fatal') return 'error';
+  return 'info';
 }
 
-export function createLogger(level: string, format: 'text' | 'json', write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const threshold = LEVELS[normaliseLevel(level)];
-  const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
-    if (LEVELS[lvl] < threshold) return;
-    const time = new Date().toISOString();
-    if (format === 'json') {
-      write(JSON.stringify({ time, level: lvl, msg, ...fields }) + '\n');
-      return;
-    }
-    let line = `${time} ${lvl.toUpperCase()} ${msg}`;
-    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${JSON.stringify(v)}`;
-    write(line + '\n');
-  };
+/** Python's level names in text lines, so text logs read the same across implementations. */
+const TEXT_LEVEL: Record<string, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR' };
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timestamp', 'level', 'logger', 'message']);
+
+/** pino writes JSON; the text format is that JSON re-rendered, one line per record. */
+export function jsonLineToText(line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : line + '\n';
+  }
+  const level = String(record.level ?? 'info');
+  let text = `${String(record.timestamp ?? '')} ${TEXT_LEVEL[level] ?? level.toUpperCase()} ${String(record.logger ?? LOGGER_NAME)}: ${String(record.message ?? '')}`;
+  for (const key in record) {
+    if (ENVELOPE_KEYS.has(key)) continue;
+    const value = record[key];
+    if (value !== undefined) text += ` ${key}=${typeof value === 'string' && /^[\w./:{}+-]+$/.test(value) ? value : JSON.stringify(value)}`;
+  }
+  return text + '\n';
+}
+
+function destination(format: 'text' | 'json', write: ((line: string) => void) | undefined): DestinationStream {
+  if (write === undefined && format === 'json') {
+    // Asynchronous buffered writes keep the per-request line off the hot path; pino flushes the
+    // buffer synchronously on process exit. Lines in the buffer at a kill -9 are lost (crash-only).
+    return pino.destination({ dest: 2, sync: false });
+  }
+  if (write === undefined) {
+    const stderr = pino.destination({ dest: 2, sync: false });
+    return { write: (line: string) => stderr.write(jsonLineToText(line)) };
+  }
+  return { write: format === 'json' ? write : (line: string) => write(jsonLineToText(line)) };
+}
+
+/**
+ * `write` replaces stderr (tests capture lines with it); it receives whole lines ending in '\n'.
+ */
+export function createLogger(level: string, format: 'text' | 'json', write?: (line: string) => void): Logger {
+  const log = pino(
+    {
+      level: normaliseLevel(level) satisfies Level,
+      base: { logger: LOGGER_NAME },
+      messageKey: 'message',
+      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+      // Bracket notation: several names contain '-'.
+      redact: { paths: REDACTED_FIELDS.map((f) => `["${f}"]`), censor: '[REDACTED]' },
+    },
+    destination(format, write),
+  );
   return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
+    debug: (msg, fields) => (fields === undefined ? log.debug(msg) : log.debug(fields, msg)),
+    info: (msg, fields) => (fields === undefined ? log.info(msg) : log.info(fields, msg)),
+    warn: (msg, fields) => (fields === undefined ? log.warn(msg) : log.warn(fields, msg)),
+    error: (msg, fields) => (fields === undefined ? log.error(msg) : log.error(fields, msg)),
   };
 }

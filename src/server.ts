@@ -4,16 +4,18 @@ import { SigV4Verifier } from './auth/sigv4.js';
 import type { Config } from './config.js';
 import { createHttpEngine } from './http/engine.js';
 import type { HttpEngine } from './http/types.js';
-import { createLogger, type Logger } from './log.js';
+import { SwaggerDocs } from './infra/docs.js';
+import { buildOpenApiDocument, serializeOpenApi } from './infra/openapi.js';
+import { reapExpiredUploads, seedDefaultCredential, sweepOrphanedParts } from './infra/recovery.js';
+import { createLogger, normaliseLevel, type Logger } from './log.js';
 import { openMetadataStore } from './metadata/factory.js';
 import type { MetadataStore } from './metadata/types.js';
+import { Metrics, type InventoryCounts } from './observability/metrics.js';
+import { createRequestObserver } from './observability/request-observer.js';
 import { createS3Handler } from './s3/handler.js';
-import { defaultOwnerId } from './s3/identity.js';
-import { nowIso } from './s3/time.js';
 import { openStorage } from './storage/factory.js';
-import type { StorageBackend } from './storage/types.js';
 
-/** Multipart uploads older than this are reaped at startup (operations.md §3.1 step 5). */
+/** Default of metadata.multipart_ttl_seconds: uploads older than this are reaped at startup. */
 export const MULTIPART_TTL_SECONDS = 7 * 24 * 3600;
 
 export interface BleepStoreServer {
@@ -21,6 +23,8 @@ export interface BleepStoreServer {
   readonly engine: HttpEngine['name'];
   /** The bound port (after listen()). */
   readonly port: number;
+  /** True between listen() and the start of close(); what /readyz reports (with the probes). */
+  readonly ready: boolean;
   listen(): Promise<number>;
   /** Stops accepting, drains in-flight requests up to server.shutdown_timeout, releases resources. */
   close(): Promise<void>;
@@ -30,50 +34,60 @@ export interface ServerOptions {
   logger?: Logger;
 }
 
-async function seedDefaultCredential(metadata: MetadataStore, config: Config): Promise<void> {
-  const { access_key, secret_key } = config.auth;
-  await metadata.putCredential({
-    access_key_id: access_key,
-    secret_key,
-    owner_id: defaultOwnerId(access_key),
-    display_name: access_key,
-    active: true,
-    created_at: nowIso(),
-  });
-}
-
-async function reapExpiredUploads(metadata: MetadataStore, storage: StorageBackend, log: Logger): Promise<void> {
-  try {
-    const reaped = await metadata.reapExpiredUploads(MULTIPART_TTL_SECONDS);
-    for (const u of reaped) {
-      await storage.deleteUploadParts(u.upload_id).catch((e: Error) => log.warn('reaper: part cleanup failed', { uploadId: u.upload_id, error: e.message }));
-    }
-    log.info(`Reaped ${reaped.length} expired multipart uploads`);
-  } catch (e) {
-    log.warn('reaper failed', { error: (e as Error).message });
-  }
+/** The gauges are read from metadata when scraped, so they are exact whatever wrote the rows. */
+function inventoryOf(metadata: MetadataStore): InventoryCounts {
+  return {
+    buckets: async () => (await metadata.listBuckets()).length,
+    objects: async () => {
+      let n = 0;
+      for (const bucket of await metadata.listBuckets()) n += await metadata.countObjects(bucket.name);
+      return n;
+    },
+  };
 }
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<BleepStoreServer> {
   const log = options.logger ?? createLogger(config.logging.level, config.logging.format);
   let ready = false;
 
-  // Every start is a recovery: open (WAL replay), schema, temp cleanup, seeding, reaping.
+  // Every start is a recovery: open (WAL replay) + schema, storage init (clears .tmp/), seeding,
+  // reaping expired uploads and part data nothing references any more.
   const metadata = await openMetadataStore(config);
   const storage = await openStorage(config);
   await seedDefaultCredential(metadata, config);
-  await reapExpiredUploads(metadata, storage, log);
+  await reapExpiredUploads(metadata, storage, config.metadata.multipart_ttl_seconds, log);
+  await sweepOrphanedParts(metadata, storage, log);
+
+  const metrics = config.observability.metrics ? new Metrics(inventoryOf(metadata)) : undefined;
+  const openApiDocument = buildOpenApiDocument({ metrics: metrics !== undefined, healthCheck: config.observability.health_check });
+  let openApiBytes = serializeOpenApi(openApiDocument, config.server.port);
 
   const verifier = new SigV4Verifier(metadata);
-  const handler = createS3Handler({
-    config,
-    metadata,
-    storage,
-    log,
-    verifier,
-    infra: { metadata, storage, healthCheck: config.observability.health_check, isReady: () => ready },
-  });
+  const level = normaliseLevel(config.logging.level);
+  const observer = createRequestObserver({ metrics, accessLog: level === 'debug' || level === 'info' ? log : undefined });
+  const handler = createS3Handler(
+    {
+      config,
+      metadata,
+      storage,
+      log,
+      verifier,
+      infra: {
+        metadata,
+        storage,
+        healthCheck: config.observability.health_check,
+        isReady: () => ready,
+        metrics,
+        openApi: () => openApiBytes,
+        docs: new SwaggerDocs(),
+      },
+    },
+    observer,
+  );
   const engine = await createHttpEngine(config.server.http_engine, handler, (msg) => log.info(msg));
+  if (engine.name === 'uws' && config.server.max_connections > 0) {
+    log.warn('server.max_connections is not enforced by the uws engine; use http_engine: node to cap connections');
+  }
   let port = 0;
 
   return {
@@ -82,12 +96,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     get port() {
       return port;
     },
+    get ready() {
+      return ready;
+    },
     async listen() {
-      port = await engine.listen({ host: config.server.host, port: config.server.port });
+      port = await engine.listen({
+        host: config.server.host,
+        port: config.server.port,
+        keepAliveTimeoutSeconds: config.server.keep_alive_timeout,
+        maxHeaderSize: config.server.max_header_size,
+        maxConnections: config.server.max_connections,
+      });
+      openApiBytes = serializeOpenApi(openApiDocument, port);
       ready = true;
       return port;
     },
     async close() {
+      // Not ready from the first moment: probes on connections still open see 503 while draining.
       ready = false;
       await engine.close(config.server.shutdown_timeout * 1000);
       await storage.close();

@@ -1,7 +1,8 @@
 // HTTP engine on node:http: slower per request than uWS but passes every protocol check
 // (platform.md §1.2), so it is the fallback and the engine for clients uWS cannot serve.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { Readable, pipeline } from 'node:stream';
+import type { Socket } from 'node:net';
+import { Readable, pipeline, type Duplex } from 'node:stream';
 import {
   ClientAbortError,
   type HttpEngine,
@@ -103,6 +104,31 @@ function answerInternalError(res: ServerResponse, log: (msg: string) => void, er
   }
 }
 
+const HEADER_TOO_LARGE_BODY =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>RequestHeaderSectionTooLarge</Code>' +
+  '<Message>Your request header section exceeds the maximum allowed size.</Message></Error>';
+
+/**
+ * Requests node's parser refuses never reach the handler. An oversized head gets an S3-shaped
+ * 400 RequestHeaderSectionTooLarge; everything else keeps node's own answers (408 for a head that
+ * took too long, 400 otherwise). The connection is closed either way.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code !== 'ECONNRESET' && socket.writable && (socket as Socket).bytesWritten === 0) {
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      socket.write(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(HEADER_TOO_LARGE_BODY)}\r\n` +
+          `Connection: close\r\n\r\n${HEADER_TOO_LARGE_BODY}`,
+      );
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    } else {
+      socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    }
+  }
+  socket.destroy(err);
+}
+
 function respond(
   req: IncomingMessage,
   res: ServerResponse,
@@ -199,29 +225,37 @@ export function createNodeEngine(handler: RequestHandler, log: (msg: string) => 
     }
   };
 
-  const server = http.createServer(onRequest);
-  // Node's 300 s default per request would cut off multi-GB uploads (operations.md §5).
-  server.requestTimeout = 0;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  /** Created by listen(), which knows the limits (maxHeaderSize is a construction option). */
+  let server: http.Server | null = null;
 
   return {
     name: 'node',
     listen(options: HttpEngineOptions): Promise<number> {
-      server.keepAliveTimeout = (options.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS) * 1000;
+      const created = http.createServer(options.maxHeaderSize ? { maxHeaderSize: options.maxHeaderSize } : {}, onRequest);
+      server = created;
+      // Node's 300 s default per request would cut off multi-GB uploads (operations.md §5).
+      created.requestTimeout = 0;
+      created.headersTimeout = HEADERS_TIMEOUT_MS;
+      created.keepAliveTimeout = (options.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS) * 1000;
+      // Connections beyond the cap are closed at accept, before any byte is read.
+      if (options.maxConnections) created.maxConnections = options.maxConnections;
+      created.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => reject(err);
-        server.once('error', onError);
-        server.listen(options.port, options.host, () => {
-          server.off('error', onError);
-          server.on('error', (err) => log(`node: server error: ${errorMessage(err)}`));
-          const address = server.address();
+        created.once('error', onError);
+        created.listen(options.port, options.host, () => {
+          created.off('error', onError);
+          created.on('error', (err) => log(`node: server error: ${errorMessage(err)}`));
+          const address = created.address();
           resolve(typeof address === 'object' && address !== null ? address.port : options.port);
         });
       });
     },
     async close(graceMs = DEFAULT_GRACE_MS): Promise<void> {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      if (server === null) return;
+      const listening = server;
+      const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
+      listening.closeIdleConnections();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(finish, graceMs);
@@ -233,7 +267,7 @@ export function createNodeEngine(handler: RequestHandler, log: (msg: string) => 
           onIdle = finish;
         });
       }
-      server.closeAllConnections();
+      listening.closeAllConnections();
       await closed;
     },
   };

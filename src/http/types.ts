@@ -42,6 +42,10 @@ export interface HttpEngineOptions {
   port: number;
   /** Seconds a keep-alive connection may idle. */
   keepAliveTimeoutSeconds?: number;
+  /** Largest request head in bytes (engines with a configurable limit). */
+  maxHeaderSize?: number;
+  /** Concurrent connections; 0 or absent = no limit (engines that can enforce it). */
+  maxConnections?: number;
 }
 
 export interface HttpEngine {

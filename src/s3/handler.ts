@@ -2,10 +2,12 @@
 // request id → infra endpoints → address → SigV4 (one verifier, every route) → route → operation
 // → error mapping → common headers. It never throws.
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { AuthResult, SigV4Verifier } from '../auth/sigv4.js';
 import { ClientAbortError, type HttpRequest, type HttpResponse, type RequestHandler } from '../http/types.js';
 import { isInfraRequest, serveInfra, type InfraDeps } from '../infra/endpoints.js';
+import { RequestBodyMeter } from '../observability/body-meter.js';
 import { parseAddress } from './address.js';
 import type { RequestContext, S3Deps } from './context.js';
 import { errorResponse } from './error-response.js';
@@ -22,8 +24,30 @@ export interface PipelineDeps extends S3Deps {
 
 /** What the pipeline learned about a request, for logs and metrics. */
 export interface RequestOutcome {
+  readonly requestId: string;
+  /** performance.now() when the request entered the pipeline. */
+  readonly startedAt: number;
+  /** Answered by an infrastructure endpoint (/health, /metrics, /docs, ...), not by S3. */
+  infra: boolean;
+  /** Undefined when routing failed (or for infra requests). */
   operation?: OperationName;
   errorCode?: string;
+  /** Request body bytes the pipeline read (0 when the body was not metered). */
+  bytesReceived: number;
+}
+
+/** Per-request instrumentation (metrics, access log). Must never throw. */
+export interface RequestObserver {
+  /** Whether request bodies are metered for byte counts. */
+  readonly countsBodies: boolean;
+  /** The response is final but not written yet; the observer may wrap a streamed body to follow it. */
+  onResponse(req: HttpRequest, res: HttpResponse, outcome: RequestOutcome): void;
+}
+
+/** Whether the request carries a body at all (framing headers present and non-zero). */
+function hasBody(req: HttpRequest): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function safeDecode(path: string): string {
@@ -34,26 +58,39 @@ function safeDecode(path: string): string {
   }
 }
 
-export function createS3Handler(deps: PipelineDeps, onOutcome?: (req: HttpRequest, res: HttpResponse, outcome: RequestOutcome) => void): RequestHandler {
+export function createS3Handler(deps: PipelineDeps, observer?: RequestObserver): RequestHandler {
   const { config, log } = deps;
+  const bodyIdleTimeoutMs = config.server.body_idle_timeout * 1000;
+  const meterBodies = bodyIdleTimeoutMs > 0 || observer?.countsBodies === true;
   const anonymousAuth: AuthResult = {
     principal: { accessKeyId: config.auth.access_key, ownerId: defaultOwnerId(config.auth.access_key), displayName: config.auth.access_key },
     payload: { kind: 'unsigned' },
   };
 
   async function dispatch(req: HttpRequest, outcome: RequestOutcome): Promise<HttpResponse> {
-    if (isInfraRequest(req)) return serveInfra(req, deps.infra);
+    if (isInfraRequest(req)) {
+      outcome.infra = true;
+      return serveInfra(req, deps.infra);
+    }
     const address = parseAddress(req.rawPath, req.headers['host'], config.server.virtual_host_domains);
     const query = parseQuery(req.rawQuery);
-    const auth = config.auth.enabled ? await deps.verifier.verify(req) : anonymousAuth;
     const level: ResourceLevel = address.bucket === undefined ? 'service' : address.key === undefined ? 'bucket' : 'object';
-    const operation = resolveRoute(req.method, level, query, req.headers);
+    // Resolved before auth only to name the operation in logs and metrics; a routing error is
+    // raised after auth, as before, so auth errors keep precedence.
+    let operation: OperationName | undefined;
+    try {
+      operation = resolveRoute(req.method, level, query, req.headers);
+    } catch {
+      operation = undefined;
+    }
     outcome.operation = operation;
+    const auth = config.auth.enabled ? await deps.verifier.verify(req) : anonymousAuth;
+    if (operation === undefined) operation = resolveRoute(req.method, level, query, req.headers);
     const handler = OPERATION_HANDLERS[operation];
     const ctx: RequestContext = {
       req,
       deps,
-      requestId: '',
+      requestId: outcome.requestId,
       operation,
       bucket: address.bucket ?? '',
       key: address.key ?? '',
@@ -66,10 +103,14 @@ export function createS3Handler(deps: PipelineDeps, onOutcome?: (req: HttpReques
     return handler(ctx);
   }
 
-  return async (req) => {
+  return async (engineReq) => {
+    const startedAt = performance.now();
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const hostId = randomBytes(24).toString('base64');
-    const outcome: RequestOutcome = {};
+    const outcome: RequestOutcome = { requestId, startedAt, infra: false, bytesReceived: 0 };
+    // The metered body counts bytes and fails a stalled upload with RequestTimeout.
+    const meter = meterBodies && hasBody(engineReq) ? new RequestBodyMeter(engineReq.body, bodyIdleTimeoutMs) : undefined;
+    const req: HttpRequest = meter === undefined ? engineReq : { ...engineReq, body: meter };
     let res: HttpResponse;
     try {
       res = await dispatch(req, outcome);
@@ -95,7 +136,11 @@ export function createS3Handler(deps: PipelineDeps, onOutcome?: (req: HttpReques
     res.headers['x-amz-id-2'] = hostId;
     res.headers['Server'] = 'BleepStore';
     if (res.body === undefined && res.headers['Content-Length'] === undefined) res.headers['Content-Length'] = '0';
-    onOutcome?.(req, res, outcome);
+    if (meter !== undefined) {
+      outcome.bytesReceived = meter.bytes;
+      meter.release();
+    }
+    observer?.onResponse(req, res, outcome);
     return res;
   };
 }
