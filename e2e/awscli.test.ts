@@ -14,13 +14,10 @@ const CLIS = [
 ] as const;
 
 const work = makeWorkDir('awscli');
-// A private config: never the user's ~/.aws. The high multipart threshold keeps `s3 cp` of 10 MiB
-// a single PutObject / GetObject (multipart is exercised by other suites).
+// A private config: never the user's ~/.aws. Transfer settings stay at the CLI defaults, so
+// `s3 cp` of 10 MiB goes up as a multipart upload (8 MiB threshold) and down with ranged GETs.
 const configFile = join(work.dir, 'aws-config');
-writeFileSync(
-  configFile,
-  ['[default]', 'region = us-east-1', 'output = json', 'max_attempts = 1', 's3 =', '    multipart_threshold = 64MB', '    addressing_style = path', ''].join('\n'),
-);
+writeFileSync(configFile, ['[default]', 'region = us-east-1', 'output = json', 'max_attempts = 1', 's3 =', '    addressing_style = path', ''].join('\n'));
 const awsEnv = clientEnv({ AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: join(work.dir, 'no-credentials') });
 
 let small: RandomFile;
@@ -111,6 +108,9 @@ for (const engine of ENGINES) {
 
         for (const key of ['cp/ten.bin', 'cp dir/ünï cøde +plus.bin']) {
           await ok('s3', 'cp', ten.path, `s3://${bucket}/${key}`);
+          const uploaded = await json('s3api', 'head-object', '--bucket', bucket, '--key', key);
+          assert.equal(uploaded['ContentLength'], ten.size);
+          assert.match(String(uploaded['ETag']), /-2"$/, 's3 cp of 10 MiB is a 2-part multipart upload');
           const down = join(work.dir, `cp-down-${cli.id}-${engine}.bin`);
           await ok('s3', 'cp', `s3://${bucket}/${key}`, down);
           await sameFile(down, ten, `s3 cp down ${key}`);

@@ -67,7 +67,8 @@ def main():
     parser.add_argument("endpoint")
     parser.add_argument("bucket")
     parser.add_argument("workdir")
-    parser.add_argument("--multipart-threshold", type=int, default=64 * 1024 * 1024)
+    # boto3's default (8 MiB): upload_file/download_file of 10 MiB use multipart and ranged GETs
+    parser.add_argument("--multipart-threshold", type=int, default=8 * 1024 * 1024)
     args = parser.parse_args()
 
     s3 = boto3.client(
@@ -120,6 +121,8 @@ def main():
             expect(sha256_file(dst) == digest, "download_file bytes differ (%d bytes)" % os.path.getsize(dst))
             head = s3.head_object(Bucket=bucket, Key=key)
             expect(head["ContentLength"] == size, "head ContentLength %s" % head["ContentLength"])
+            if size >= args.multipart_threshold:
+                expect("-" in head["ETag"], "expected a multipart ETag, got %s" % head["ETag"])
             s3.delete_object(Bucket=bucket, Key=key)
             os.remove(dst)
             return size
