@@ -60,7 +60,12 @@ export class ServerHandle {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `bleepstore-e2e-${options.engine}-`));
     const handle = new ServerHandle(options.engine, dataDir, owns);
     handle.writeConfig();
-    await handle.spawnAndWait();
+    try {
+      await handle.spawnAndWait();
+    } catch (e) {
+      await handle.stop(); // kills a half-started process and removes a temp dir we created
+      throw e;
+    }
     return handle;
   }
 

@@ -195,6 +195,18 @@ for (const engine of ENGINES) {
         const acl = await aws.json<{ Grants: Array<{ Grantee: { URI?: string; Type: string }; Permission: string }> }>('s3api', 'get-object-acl', '--bucket', bucket, '--key', key);
         assert.ok(acl.Grants.some((g) => g.Grantee.URI === 'http://acs.amazonaws.com/groups/global/AllUsers' && g.Permission === 'READ'), JSON.stringify(acl));
         assert.ok(acl.Grants.some((g) => g.Grantee.Type === 'CanonicalUser' && g.Permission === 'FULL_CONTROL'), JSON.stringify(acl));
+        // An ACL as an XML body (AccessControlPolicy), read back as written.
+        const owner = (acl as unknown as { Owner: { ID: string } }).Owner.ID;
+        const policy = {
+          Owner: { ID: owner },
+          Grants: [
+            { Grantee: { Type: 'CanonicalUser', ID: owner }, Permission: 'FULL_CONTROL' },
+            { Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers' }, Permission: 'READ_ACP' },
+          ],
+        };
+        await aws.ok('s3api', 'put-object-acl', '--bucket', bucket, '--key', key, '--access-control-policy', JSON.stringify(policy));
+        const xmlAcl = await aws.json<{ Grants: Array<{ Grantee: { URI?: string; ID?: string }; Permission: string }> }>('s3api', 'get-object-acl', '--bucket', bucket, '--key', key);
+        assert.deepEqual(xmlAcl.Grants.map((g) => [g.Grantee.URI ?? g.Grantee.ID, g.Permission]), [[owner, 'FULL_CONTROL'], ['http://acs.amazonaws.com/groups/global/AuthenticatedUsers', 'READ_ACP']]);
         await aws.ok('s3api', 'put-bucket-acl', '--bucket', bucket, '--grant-read', 'uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers');
         const bucketAcl = await aws.json<{ Grants: Array<{ Grantee: { URI?: string }; Permission: string }> }>('s3api', 'get-bucket-acl', '--bucket', bucket);
         assert.deepEqual(bucketAcl.Grants.map((g) => [g.Grantee.URI, g.Permission]), [['http://acs.amazonaws.com/groups/global/AuthenticatedUsers', 'READ']]);

@@ -2,6 +2,7 @@
 // `bleepstore` — starts the server (spec/operations.md §2). CLI flags override the YAML file,
 // which overrides the defaults. A missing --config file is an error; with no --config and no
 // ./bleepstore.yaml the embedded defaults are used (sqlite + local disk under ./data).
+import './threadpool.js';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, defaultConfig, loadConfigFile, type Config } from './config.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client, CreateBucketCommand, PutObjectCommand, ListObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { S3Client, CreateBucketCommand, PutObjectCommand, ListObjectsCommand, ListObjectsV2Command, DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { createServer, defaultConfig, type BleepStoreServer } from '../src/index.js';
 import type { HttpEngineName, MetadataEngineName } from '../src/config.js';
 import { child, childrenNamed, parseXml, type XmlElement } from '../src/xml/parser.js';
@@ -475,8 +475,21 @@ for (const variant of VARIANTS) {
         const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'cr/' }));
         assert.deepEqual(r.Contents?.map((c) => c.Key), [key]);
       } finally {
-        await signedRequest(endpoint, { method: 'DELETE', path: `/${BUCKET}/${encodeURIComponent(key)}` });
+        // The SDK writes the CR as a character reference in the Delete XML; it must come back as itself.
+        const d = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: key }] } }));
+        const head = await signedRequest(endpoint, { method: 'HEAD', path: `/${BUCKET}/${encodeURIComponent(key)}` });
+        assert.equal(head.status, 404, 'DeleteObjects did not delete the CR key');
+        assert.deepEqual(d.Errors ?? [], []);
       }
+    });
+
+    test('DeleteObjects of every random key reports each one deleted and empties the bucket', async () => {
+      // Runs last: the same odd keys (XML specials, tabs, edge spaces, astral) through the request XML.
+      const r = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+      assert.deepEqual(r.Errors ?? [], []);
+      assert.deepEqual((r.Deleted ?? []).map((d) => d.Key ?? '').sort(byUtf8), keys);
+      const left = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+      assert.equal(left.KeyCount, 0, JSON.stringify(left.Contents?.slice(0, 5)));
     });
 
     test('bad listing parameters are InvalidArgument, and the next listing works', async () => {

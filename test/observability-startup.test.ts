@@ -51,30 +51,40 @@ describe('startup recovery', () => {
     db.close();
 
     t = await start((c) => (c.metadata.multipart_ttl_seconds = 3600));
-    assert.deepEqual(readdirSync(join(objects, '.tmp')), []);
-    assert.deepEqual(readdirSync(join(objects, '.multipart')), [young], 'orphaned part dir swept, live one kept');
-    assert.deepEqual(await listUploads(t, 'reap'), [young], 'a one-hour TTL keeps a fresh upload');
-    assert.ok(t.logs.some((l) => l.includes('Reaped 0 expired multipart uploads')));
-    await t.close({ keepDir: true });
+    try {
+      assert.deepEqual(readdirSync(join(objects, '.tmp')), []);
+      assert.deepEqual(readdirSync(join(objects, '.multipart')), [young], 'orphaned part dir swept, live one kept');
+      assert.deepEqual(await listUploads(t, 'reap'), [young], 'a one-hour TTL keeps a fresh upload');
+      assert.ok(t.logs.some((l) => l.includes('Reaped 0 expired multipart uploads')));
+    } finally {
+      await t.close({ keepDir: true });
+    }
     const check = new Database(join(dir, 'metadata.db'), { readonly: true });
     const cred = check.prepare("SELECT secret_key, created_at FROM credentials WHERE access_key_id = 'bleepstore'").get() as { secret_key: string; created_at: string };
     check.close();
     assert.equal(cred.secret_key, 'bleepstore-secret', 'the configured secret takes effect');
     assert.equal(cred.created_at, '2020-01-01T00:00:00.000Z', 'created_at is kept');
 
-    await sleep(5); // initiated_at is now strictly in the past
+    // initiated_at has whole-second precision: let it fall strictly before "now".
+    await sleep(1000);
     t = await start((c) => (c.metadata.multipart_ttl_seconds = 0));
-    assert.deepEqual(await listUploads(t, 'reap'), []);
-    assert.ok(!existsSync(join(objects, '.multipart', young)), 'reaped upload part data deleted');
-    assert.ok(t.logs.some((l) => l.includes('Reaped 1 expired multipart uploads')));
-    await t.close({ keepDir: true });
+    try {
+      assert.deepEqual(await listUploads(t, 'reap'), []);
+      assert.ok(!existsSync(join(objects, '.multipart', young)), 'reaped upload part data deleted');
+      assert.ok(t.logs.some((l) => l.includes('Reaped 1 expired multipart uploads')));
+    } finally {
+      await t.close({ keepDir: true });
+    }
   });
 
   it('defaults the TTL to 7 days', async () => {
     const t = await start();
-    assert.equal(t.config.metadata.multipart_ttl_seconds, 604800);
-    assert.ok(t.logs.some((l) => l.includes('"ttl_seconds":604800')));
-    await t.close({ keepDir: true });
+    try {
+      assert.equal(t.config.metadata.multipart_ttl_seconds, 604800);
+      assert.ok(t.logs.some((l) => l.includes('"ttl_seconds":604800')));
+    } finally {
+      await t.close({ keepDir: true });
+    }
   });
 });
 
@@ -112,34 +122,41 @@ for (const engine of ENGINES) {
   describe(`drain [${engine}]`, () => {
     it('stops accepting, turns /readyz 503, finishes the in-flight upload, then closes', async () => {
       const t = await startTestServer({ engine });
-      assert.equal(t.server.ready, true);
-      assert.equal((await call(t.endpoint, 'PUT', '/drain')).status, 200);
+      const sockets: Socket[] = [];
+      let closing: Promise<void> | undefined;
+      try {
+        assert.equal(t.server.ready, true);
+        assert.equal((await call(t.endpoint, 'PUT', '/drain')).status, 200);
 
-      const upload = await openSocket(t.port);
-      const uploadAnswer = firstResponse(upload);
-      upload.write('PUT /drain/in-flight HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n');
-      upload.write(Buffer.alloc(1024, 1));
-      // A probe connection with a request begun but not finished: not idle, so it survives close().
-      const probe = await openSocket(t.port);
-      const probeAnswer = firstResponse(probe);
-      probe.write('GET /readyz HTTP/1.1\r\nHost: x\r\n');
-      await sleep(100);
+        const upload = await openSocket(t.port);
+        sockets.push(upload);
+        const uploadAnswer = firstResponse(upload);
+        upload.write('PUT /drain/in-flight HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n');
+        upload.write(Buffer.alloc(1024, 1));
+        // A probe connection with a request begun but not finished: not idle, so it survives close().
+        const probe = await openSocket(t.port);
+        sockets.push(probe);
+        const probeAnswer = firstResponse(probe);
+        probe.write('GET /readyz HTTP/1.1\r\nHost: x\r\n');
+        await sleep(100);
 
-      const closing = t.close();
-      assert.equal(t.server.ready, false);
-      let refused = false;
-      for (let i = 0; i < 50 && !refused; i++) {
-        refused = await connectRefused(t.port);
-        if (!refused) await sleep(20);
+        closing = t.close();
+        assert.equal(t.server.ready, false);
+        let refused = false;
+        for (let i = 0; i < 50 && !refused; i++) {
+          refused = await connectRefused(t.port);
+          if (!refused) await sleep(20);
+        }
+        assert.ok(refused, 'new connections are refused while draining');
+        probe.write('\r\n');
+        assert.match(await probeAnswer, /^HTTP\/1\.1 503 /);
+        upload.write(Buffer.alloc(1024, 2));
+        assert.match(await uploadAnswer, /^HTTP\/1\.1 200 /);
+        await closing;
+      } finally {
+        for (const s of sockets) s.destroy();
+        await (closing ?? t.close());
       }
-      assert.ok(refused, 'new connections are refused while draining');
-      probe.write('\r\n');
-      assert.match(await probeAnswer, /^HTTP\/1\.1 503 /);
-      upload.write(Buffer.alloc(1024, 2));
-      assert.match(await uploadAnswer, /^HTTP\/1\.1 200 /);
-      await closing;
-      upload.destroy();
-      probe.destroy();
     });
   });
 }

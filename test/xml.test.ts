@@ -42,3 +42,11 @@ describe('XML parser', () => {
     assert.throws(() => parseXml('<a><a><a><a><a/></a></a></a></a>', { maxElements: 100, maxDepth: 4 }), XmlParseError);
   });
 });
+
+describe('XML writer: carriage returns', () => {
+  it('escapes CR so a parser reads it back as CR, not LF', () => {
+    const doc = renderS3Xml('R', [['Key', 'a\rb\nc']]);
+    assert.match(doc.toString(), /a&#13;b\nc/);
+    assert.equal(childText(parseXml(doc), 'Key'), 'a\rb\nc');
+  });
+});

@@ -273,6 +273,10 @@ export function createIngest(body: Readable, options: IngestOptions): Ingest {
   // Kept for the life of the source: destroy() on a finished transform is a no-op, and a
   // listener here means a late abort can never become an unhandled 'error'.
   body.on('error', (err: Error) => transform.destroy(err));
+  // A small body can fail verification in _flush before its reader (e.g. a storage backend still
+  // opening its temp file) attaches: without a listener that would be an unhandled 'error' that
+  // kills the process. The reader still sees the error: an errored stream rejects its iterator.
+  transform.on('error', () => {});
   body.pipe(transform);
   return {
     stream: transform,

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { MULTIPART_DIR, TMP_DIR, assertSafeName, objectRelPath, partRelPath, uploadRelDir } from './key-path.js';
 import { StorageNotFoundError, type ByteRange, type ReadResult, type StagedWrite, type StorageBackend } from './types.js';
 
@@ -18,6 +18,10 @@ import { StorageNotFoundError, type ByteRange, type ReadResult, type StagedWrite
 const READ_CHUNK_BYTES = 256 * 1024;
 // Assembly copies part files to a temp file; nothing is waiting on each chunk, so read larger.
 const ASSEMBLE_CHUNK_BYTES = 1024 * 1024;
+// Objects up to this size are read with one exact-size read and the file closed at once: a read
+// stream allocates a READ_CHUNK_BYTES buffer per read, which for 4 KiB GETs was most of the
+// garbage collected (GC was 10% of server CPU in a 4 KiB GET profile).
+const SMALL_READ_BYTES = 128 * 1024;
 // A concurrent delete may remove a freshly created (empty) parent dir before our rename.
 const RENAME_ATTEMPTS = 4;
 
@@ -36,6 +40,18 @@ async function writeFully(handle: FileHandle, data: Uint8Array): Promise<void> {
     const { bytesWritten } = await handle.write(data, offset, data.length - offset);
     offset += bytesWritten;
   }
+}
+
+/** Reads `size` bytes at `position`; a file shorter than its fstat (truncated under us) is an error. */
+async function readExactly(handle: FileHandle, position: number, size: number): Promise<Buffer> {
+  const data = Buffer.allocUnsafe(size);
+  let offset = 0;
+  while (offset < size) {
+    const { bytesRead } = await handle.read(data, offset, size - offset, position + offset);
+    if (bytesRead === 0) throw new Error('file shrank while being read');
+    offset += bytesRead;
+  }
+  return data;
 }
 
 /** Best effort: persists the directory entry created by rename (upstream skips this). */
@@ -184,15 +200,18 @@ export class LocalStorage implements StorageBackend {
       const st = await handle.stat();
       // open() succeeds on a directory (the key "a" when only "a/b" exists): that is no object.
       if (!st.isFile()) throw new StorageNotFoundError(what);
-      if (range === undefined) {
-        return { stream: handle.createReadStream({ highWaterMark: chunkBytes }), size: st.size };
-      }
-      const end = Math.min(range.end, st.size - 1);
-      if (!Number.isSafeInteger(range.start) || range.start < 0 || range.start > end) {
+      const start = range?.start ?? 0;
+      const end = range === undefined ? st.size - 1 : Math.min(range.end, st.size - 1);
+      if (range !== undefined && (!Number.isSafeInteger(range.start) || range.start < 0 || range.start > end)) {
         throw new RangeError(`range ${range.start}-${range.end} is outside ${what} (${st.size} bytes)`);
       }
-      const stream = handle.createReadStream({ start: range.start, end, highWaterMark: chunkBytes });
-      return { stream, size: end - range.start + 1 };
+      const size = end - start + 1;
+      if (size <= SMALL_READ_BYTES) {
+        const data = await readExactly(handle, start, size);
+        await handle.close();
+        return { stream: Readable.from([data]), size };
+      }
+      return { stream: handle.createReadStream({ start, end, highWaterMark: chunkBytes }), size };
     } catch (err) {
       await handle.close().catch(ignore);
       throw err;

@@ -4,9 +4,10 @@
 export const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-const NEEDS_ESCAPE = /[&<>"']/;
-const ESCAPE_ALL = /[&<>"']/g;
+// CR is escaped too: an XML parser turns a literal CR into LF, so a key 'a\rb' would list as 'a\nb'.
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
+const NEEDS_ESCAPE = /[&<>"'\r]/;
+const ESCAPE_ALL = /[&<>"'\r]/g;
 
 export function escapeXml(text: string): string {
   return NEEDS_ESCAPE.test(text) ? text.replace(ESCAPE_ALL, (c) => ESCAPES[c] ?? c) : text;
