@@ -164,7 +164,7 @@ async function ingestCase(mode: 'raw' | 'signed' | 'unsigned-trailer'): Promise<
     for await (const _chunk of ingest.stream) {
       // drain: the benchmark measures decoding and hashing, not storage
     }
-    return ingest.result().md5Hex;
+    return (await ingest.finish()).md5Hex;
   };
   if ((await run()) !== expectedMd5) throw new Error('ingest produced the wrong MD5');
   return run;

@@ -43,11 +43,10 @@ function run(body: Readable, options: IngestOptions): Promise<Outcome> {
     ingest.stream.on('data', (c: Buffer) => chunks.push(c));
     ingest.stream.on('end', () => {
       ended = true;
-      resolve({ data: Buffer.concat(chunks), result: ingest.result(), ended });
+      ingest.finish().then((result) => resolve({ data: Buffer.concat(chunks), result, ended }), (error: Error) => resolve({ data: Buffer.concat(chunks), error, ended }));
     });
     ingest.stream.on('error', (error) => {
-      assert.throws(() => ingest.result());
-      resolve({ data: Buffer.concat(chunks), error, ended });
+      assert.rejects(ingest.finish()).then(() => resolve({ data: Buffer.concat(chunks), error, ended }), (e: Error) => resolve({ data: Buffer.concat(chunks), error: e, ended }));
     });
   });
 }

@@ -6,6 +6,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
+import type { StagedWrite } from '../storage/types.js';
+import { hashFile } from '../workers/pool.js';
 import type { PayloadMode } from '../auth/sigv4.js';
 import { AwsChunkedDecoder } from '../auth/aws-chunked.js';
 import {
@@ -25,6 +27,13 @@ export interface IngestOptions {
   headers: Readonly<Record<string, string>>;
   /** Bytes; exceeding it while streaming → EntityTooLarge. */
   maxSize: number;
+  /**
+   * Bodies declaring at least this many bytes get their MD5 (and payload SHA-256) computed from
+   * the staged file by the hash pool in finish(), instead of inline on the event loop. Only for
+   * storage that stages to files; undefined = always inline. Chosen by bench/hash-strategy.ts
+   * (README, design section).
+   */
+  poolDigestMinBytes?: number;
 }
 
 export interface IngestResult {
@@ -36,8 +45,12 @@ export interface IngestResult {
 
 export interface Ingest {
   stream: Readable;
-  /** Available once the stream ended successfully; throws before that. */
-  result(): IngestResult;
+  /**
+   * Once the stream ended successfully: the verified result. When digests were left to the hash
+   * pool, they are computed from `staged.path` here and verified before anything is committed
+   * (mismatch → BadDigest / XAmzContentSHA256Mismatch; the caller discards the staged write).
+   */
+  finish(staged?: StagedWrite): Promise<IngestResult>;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -148,10 +161,31 @@ function readExpectations(options: IngestOptions): Expectations {
   };
 }
 
+/** XAmzContentSHA256Mismatch unless the body's SHA-256 is what x-amz-content-sha256 said. */
+function checkPayloadSha256(payload: PayloadMode, computedHex: string): void {
+  if (payload.kind === 'sha256' && computedHex !== payload.expectedHex) {
+    throw new S3Error('XAmzContentSHA256Mismatch', undefined, {
+      ClientComputedContentSHA256: payload.expectedHex,
+      S3ComputedContentSHA256: computedHex,
+    });
+  }
+}
+
+/** BadDigest unless the body's MD5 is what Content-MD5 said. */
+function checkContentMd5(expected: Buffer | undefined, computed: Buffer): void {
+  if (expected !== undefined && !computed.equals(expected)) {
+    throw new S3Error('BadDigest', undefined, {
+      ExpectedDigest: expected.toString('hex'),
+      CalculatedDigest: computed.toString('base64'),
+    });
+  }
+}
+
 class IngestTransform extends Transform {
+  /** Set once the stream ended; md5Hex is '' while the digests are left to the pool. */
   finalResult: IngestResult | undefined;
   private size = 0;
-  private readonly md5: Hash = createHash('md5');
+  private readonly md5: Hash | undefined;
   private readonly sha256: Hash | undefined;
   private readonly checksum: ChecksumHasher | undefined;
   private readonly decoder: AwsChunkedDecoder | undefined;
@@ -162,9 +196,12 @@ class IngestTransform extends Transform {
     private readonly payload: PayloadMode,
     private readonly expect: Expectations,
     private readonly maxSize: number,
+    /** MD5 and payload SHA-256 are computed later, from the staged file, by the hash pool. */
+    readonly digestsInPool: boolean,
   ) {
     super({ highWaterMark: 64 * 1024 });
-    this.sha256 = payload.kind === 'sha256' ? createHash('sha256') : undefined;
+    this.md5 = digestsInPool ? undefined : createHash('md5');
+    this.sha256 = payload.kind === 'sha256' && !digestsInPool ? createHash('sha256') : undefined;
     this.checksum = expect.checksumAlgorithm === undefined ? undefined : createChecksum(expect.checksumAlgorithm);
     this.decoder = payload.kind === 'aws-chunked'
       ? new AwsChunkedDecoder({
@@ -194,7 +231,7 @@ class IngestTransform extends Transform {
     if (expected !== undefined && this.size > expected) {
       throw new S3Error('InvalidRequest', `The request body carries more than the ${expected} bytes declared by ${this.expect.sizeHeader}.`);
     }
-    this.md5.update(data);
+    this.md5?.update(data);
     this.sha256?.update(data);
     this.checksum?.update(data);
     this.push(data);
@@ -219,23 +256,14 @@ class IngestTransform extends Transform {
         `You did not provide the number of bytes specified by the ${expect.sizeHeader === 'content-length' ? 'Content-Length' : 'x-amz-decoded-content-length'} HTTP header.`,
       );
     }
-    if (this.sha256 !== undefined && this.payload.kind === 'sha256') {
-      const computed = this.sha256.digest('hex');
-      if (computed !== this.payload.expectedHex) {
-        throw new S3Error('XAmzContentSHA256Mismatch', undefined, {
-          ClientComputedContentSHA256: this.payload.expectedHex,
-          S3ComputedContentSHA256: computed,
-        });
-      }
+    if (this.sha256 !== undefined) checkPayloadSha256(this.payload, this.sha256.digest('hex'));
+    let md5Hex = '';
+    if (this.md5 !== undefined) {
+      const md5 = this.md5.digest();
+      checkContentMd5(expect.md5, md5);
+      md5Hex = md5.toString('hex');
     }
-    const md5 = this.md5.digest();
-    if (expect.md5 !== undefined && !md5.equals(expect.md5)) {
-      throw new S3Error('BadDigest', undefined, {
-        ExpectedDigest: expect.md5.toString('hex'),
-        CalculatedDigest: md5.toString('base64'),
-      });
-    }
-    const result: IngestResult = { size: this.size, md5Hex: md5.toString('hex') };
+    const result: IngestResult = { size: this.size, md5Hex };
     const alg = expect.checksumAlgorithm;
     if (alg !== undefined && this.checksum !== undefined) {
       const computed = this.checksum.digestBase64();
@@ -269,7 +297,9 @@ class IngestTransform extends Transform {
  */
 export function createIngest(body: Readable, options: IngestOptions): Ingest {
   const expectations = readExpectations(options);
-  const transform = new IngestTransform(options.payload, expectations, options.maxSize);
+  const min = options.poolDigestMinBytes;
+  const digestsInPool = min !== undefined && expectations.size !== undefined && expectations.size >= min;
+  const transform = new IngestTransform(options.payload, expectations, options.maxSize, digestsInPool);
   // Kept for the life of the source: destroy() on a finished transform is a no-op, and a
   // listener here means a late abort can never become an unhandled 'error'.
   body.on('error', (err: Error) => transform.destroy(err));
@@ -280,9 +310,17 @@ export function createIngest(body: Readable, options: IngestOptions): Ingest {
   body.pipe(transform);
   return {
     stream: transform,
-    result(): IngestResult {
-      if (transform.finalResult === undefined) throw new Error('ingest result read before the body stream ended');
-      return transform.finalResult;
+    async finish(staged?: StagedWrite): Promise<IngestResult> {
+      const result = transform.finalResult;
+      if (result === undefined) throw new Error('ingest result read before the body stream ended');
+      if (!transform.digestsInPool) return result;
+      if (staged?.path === undefined) throw new Error('digests were left to the pool but the staged write has no file');
+      const wantSha256 = options.payload.kind === 'sha256';
+      const digests = await hashFile(staged.path, wantSha256 ? (['md5', 'sha256'] as const) : (['md5'] as const));
+      if (digests.size !== result.size) throw new Error(`staged file holds ${digests.size} bytes, ${result.size} were written`);
+      if ('sha256Hex' in digests) checkPayloadSha256(options.payload, digests.sha256Hex);
+      checkContentMd5(expectations.md5, Buffer.from(digests.md5Hex, 'hex'));
+      return { ...result, md5Hex: digests.md5Hex };
     },
   };
 }

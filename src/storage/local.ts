@@ -68,6 +68,7 @@ async function fsyncDirectory(dir: string): Promise<void> {
 }
 
 export class LocalStorage implements StorageBackend {
+  readonly stagesToFiles = true;
   readonly rootDir: string;
   private readonly tmpDir: string;
   private readonly multipartDir: string;
@@ -254,6 +255,7 @@ export class LocalStorage implements StorageBackend {
     let settled = false;
     return {
       size,
+      path: tmp,
       commit: async () => {
         if (settled) throw new Error('staged write already settled');
         settled = true;

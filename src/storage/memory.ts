@@ -39,6 +39,7 @@ function readResult(data: Buffer, what: string, range?: ByteRange): ReadResult {
 }
 
 export class MemoryStorage implements StorageBackend {
+  readonly stagesToFiles = false;
   private readonly maxSizeBytes: number;
   private readonly objects = new Map<string, Map<string, Buffer>>();
   private readonly parts = new Map<string, Map<number, Buffer>>();

@@ -16,6 +16,8 @@ export interface ByteRange {
  */
 export interface StagedWrite {
   readonly size: number;
+  /** The staged temp file, for backends that stage into local files (see StorageBackend.stagesToFiles). */
+  readonly path?: string;
   commit(): Promise<void>;
   discard(): Promise<void>;
 }
@@ -35,6 +37,11 @@ export class StorageNotFoundError extends Error {
 }
 
 export interface StorageBackend {
+  /**
+   * True when staged writes are local files exposed as StagedWrite.path, so digests of large
+   * bodies can be computed from the file by the hash pool before commit.
+   */
+  readonly stagesToFiles: boolean;
   init(): Promise<void>;
   close(): Promise<void>;
   /** Throws when unhealthy. */

@@ -1,7 +1,6 @@
 // CopyObject and UploadPartCopy (s3-api.md §4.10, §6.3). Bytes are streamed from the source
 // through the same ingest pipeline as uploads, so the new ETag is the MD5 of what was written.
-import { Readable } from 'node:stream';
-import { createIngest, type IngestResult } from '../../ingest/ingest.js';
+import { createIngest, type Ingest } from '../../ingest/ingest.js';
 import type { ObjectRecord } from '../../metadata/types.js';
 import type { ByteRange } from '../../storage/types.js';
 import { aclFromHeaders, serializeAcl } from '../acl.js';
@@ -10,7 +9,7 @@ import type { OperationHandler, RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { contentFieldsFromHeaders, storageClassFromHeaders, userMetadataFromHeaders } from '../object-headers.js';
 import { xmlResponse } from '../responses.js';
-import { publish, staged } from '../publish.js';
+import { poolDigestThreshold, publish, stageVerified } from '../publish.js';
 import { storageFailure } from '../storage-errors.js';
 import { nowIso } from '../time.js';
 import { requireBucket } from './buckets.js';
@@ -59,19 +58,20 @@ async function resolveSource(ctx: RequestContext): Promise<CopySource> {
 }
 
 /** Opens the source range and returns a verified byte stream plus its result. */
-async function openCopyStream(ctx: RequestContext, src: CopySource, range?: ByteRange): Promise<{ stream: Readable; result: () => IngestResult }> {
+async function openCopySource(ctx: RequestContext, src: CopySource, range?: ByteRange): Promise<Ingest> {
+  const { storage } = ctx.deps;
   let read;
   try {
-    read = await ctx.deps.storage.getObject(src.bucket, src.key, range);
+    read = await storage.getObject(src.bucket, src.key, range);
   } catch (e) {
     throw storageFailure(e);
   }
-  const ingest = createIngest(read.stream, {
+  return createIngest(read.stream, {
     payload: { kind: 'unsigned' },
     headers: { 'content-length': String(read.size) },
     maxSize: MAX_COPY_SOURCE,
+    poolDigestMinBytes: poolDigestThreshold(storage),
   });
-  return { stream: ingest.stream, result: () => ingest.result() };
 }
 
 export const copyObject: OperationHandler = async (ctx) => {
@@ -108,9 +108,8 @@ export const copyObject: OperationHandler = async (ctx) => {
           user_metadata: src.object.user_metadata,
         };
 
-  const copy = await openCopyStream(ctx, src);
-  const write = await staged(ctx.deps.storage.putObject(ctx.bucket, ctx.key, copy.stream));
-  const result = copy.result();
+  const { storage } = ctx.deps;
+  const { write, result } = await stageVerified(await openCopySource(ctx, src), (body) => storage.putObject(ctx.bucket, ctx.key, body));
   const etag = `"${result.md5Hex}"`;
   const lastModified = nowIso();
   await publish(ctx.bucket, ctx.key, write, {
@@ -156,9 +155,9 @@ export const uploadPartCopy: OperationHandler = async (ctx) => {
   const range = parseCopyRange(ctx.headers['x-amz-copy-source-range'], src.object.size);
   const length = range ? range.end - range.start + 1 : src.object.size;
   if (length > MAX_COPY_SOURCE) throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
-  const copy = await openCopyStream(ctx, src, range);
-  const write = await staged(ctx.deps.storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, copy.stream));
-  const etag = `"${copy.result().md5Hex}"`;
+  const { storage } = ctx.deps;
+  const { write, result } = await stageVerified(await openCopySource(ctx, src, range), (body) => storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, body));
+  const etag = `"${result.md5Hex}"`;
   const lastModified = nowIso();
   await publishPart(ctx, upload.upload_id, partNumber, write, etag);
   return xmlResponse('CopyPartResult', [

@@ -14,7 +14,7 @@ import type { OperationHandler, RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { contentFieldsFromHeaders, storageClassFromHeaders, userMetadataFromHeaders } from '../object-headers.js';
 import { emptyResponse, ownerXml, xmlResponse } from '../responses.js';
-import { publish, staged } from '../publish.js';
+import { poolDigestThreshold, publish, staged, stageVerified } from '../publish.js';
 import { nowIso } from '../time.js';
 import { newUploadId } from '../upload-id.js';
 import { encoderFor } from '../url-encoding.js';
@@ -86,9 +86,9 @@ export function publishPart(ctx: RequestContext, uploadId: string, partNumber: n
 export const uploadPart: OperationHandler = async (ctx) => {
   const partNumber = parsePartNumber(ctx);
   const upload = await requireUpload(ctx);
-  const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: ctx.headers, maxSize: MAX_PART_SIZE });
-  const write = await staged(ctx.deps.storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, ingest.stream));
-  const result = ingest.result();
+  const { storage } = ctx.deps;
+  const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: ctx.headers, maxSize: MAX_PART_SIZE, poolDigestMinBytes: poolDigestThreshold(storage) });
+  const { write, result } = await stageVerified(ingest, (body) => storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, body));
   const etag = `"${result.md5Hex}"`;
   await publishPart(ctx, upload.upload_id, partNumber, write, etag);
   const headers: Record<string, string> = { ETag: etag };

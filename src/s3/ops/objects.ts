@@ -10,7 +10,7 @@ import { S3Error } from '../errors.js';
 import { contentFieldsFromHeaders, objectResponseHeaders, storageClassFromHeaders, userMetadataFromHeaders } from '../object-headers.js';
 import { withKeyLock } from '../key-locks.js';
 import { emptyResponse } from '../responses.js';
-import { publish, staged } from '../publish.js';
+import { poolDigestThreshold, publish, stageVerified } from '../publish.js';
 import { storageFailure } from '../storage-errors.js';
 import { httpDate, nowIso } from '../time.js';
 import { requireBucket } from './buckets.js';
@@ -74,10 +74,8 @@ export const putObject: OperationHandler = async (ctx) => {
   const userMetadata = userMetadataFromHeaders(h);
   const storageClass = storageClassFromHeaders(h);
   await checkWriteConditions(ctx);
-  const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: h, maxSize: config.server.max_object_size });
-
-  const write = await staged(storage.putObject(ctx.bucket, ctx.key, ingest.stream));
-  const result = ingest.result();
+  const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: h, maxSize: config.server.max_object_size, poolDigestMinBytes: poolDigestThreshold(storage) });
+  const { write, result } = await stageVerified(ingest, (body) => storage.putObject(ctx.bucket, ctx.key, body));
   const etag = `"${result.md5Hex}"`;
   await publish(ctx.bucket, ctx.key, write, {
     check: () => recheckWriteConditions(ctx),
