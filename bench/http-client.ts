@@ -9,6 +9,8 @@ export interface HttpResponse {
   /** Lowercased names; only filled when the request asked for headers. */
   headers: Map<string, string>;
   bodyBytes: number;
+  /** The Content-Length header's value, or -1 when absent (HEAD answers carry the object's size). */
+  contentLength: number;
   /** The body when the request asked to collect it, and always for status >= 300 (errors). */
   body: Buffer | undefined;
 }
@@ -18,6 +20,12 @@ export interface HttpRequestSpec {
   /** Request target: path plus optional ?query. */
   target: string;
   headers: Record<string, string>;
+  /**
+   * The whole request head (request line, headers, blank line) rendered up front by renderHead();
+   * when set, target and headers are not looked at again, so a request signed once costs nothing
+   * per send.
+   */
+  head?: Buffer;
   /** A small body, or a stream for large ones (its byte count must match content-length). */
   body?: Buffer | Readable;
   /** Receives every body chunk (e.g. a checksum sink); the chunk is only valid during the call. */
@@ -27,6 +35,13 @@ export interface HttpRequestSpec {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** The request head exactly as request() would send it for `spec` on a connection to `hostHeader`. */
+export function renderHead(spec: Pick<HttpRequestSpec, 'method' | 'target' | 'headers'>, hostHeader: string): Buffer {
+  let head = `${spec.method} ${spec.target} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
+  for (const name in spec.headers) head += `${name}: ${spec.headers[name]}\r\n`;
+  return Buffer.from(head + '\r\n', 'latin1');
+}
 const CRLF = Buffer.from('\r\n');
 
 type BodyMode = { kind: 'length'; remaining: number } | { kind: 'chunked'; state: 'size' | 'data' | 'data-crlf' | 'trailer'; remaining: number } | { kind: 'close' };
@@ -89,20 +104,18 @@ export class HttpConnection {
     return new Promise((resolve, reject) => {
       const pending: Pending = { spec, resolve, reject, response: undefined, mode: undefined, parts: [], requestSent: false };
       this.pending = pending;
-      let head = `${spec.method} ${spec.target} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
-      for (const name in spec.headers) head += `${name}: ${spec.headers[name]}\r\n`;
-      head += '\r\n';
+      const head = spec.head ?? renderHead(spec, this.hostHeader);
       const body = spec.body;
       if (body === undefined) {
-        this.socket.write(head, 'latin1');
+        this.socket.write(head);
         pending.requestSent = true;
       } else if (Buffer.isBuffer(body)) {
         // One write for head and a small body keeps it to one TCP segment.
-        this.socket.write(body.length <= 16384 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head, 'latin1');
+        this.socket.write(body.length <= 16384 ? Buffer.concat([head, body]) : head);
         if (body.length > 16384) this.socket.write(body);
         pending.requestSent = true;
       } else {
-        this.socket.write(head, 'latin1');
+        this.socket.write(head);
         body.on('error', (e) => this.fail(e));
         body.on('end', () => {
           pending.requestSent = true;
@@ -168,7 +181,7 @@ export class HttpConnection {
     if (close) this.usable = false;
     // A response before the request body was fully sent leaves the stream unusable.
     if (!p.requestSent) this.usable = false;
-    p.response = { status, headers, bodyBytes: 0, body: undefined };
+    p.response = { status, headers, bodyBytes: 0, contentLength, body: undefined };
     const noBody = p.spec.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
     if (noBody) p.mode = { kind: 'length', remaining: 0 };
     else if (chunked) p.mode = { kind: 'chunked', state: 'size', remaining: 0 };

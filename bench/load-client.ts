@@ -1,29 +1,78 @@
-// The load generator's phases: timed small-object PUT/GET loops at a fixed concurrency, and
-// count-bounded large-object transfers streamed from a file slice / into a CRC32 sink. Every
-// phase also samples the server process (CPU time, peak RSS) when its PID is known.
-import { createReadStream } from 'node:fs';
+// The load generator's core: the target description, signed request building (up front where
+// the request is known before the clock starts, just in time otherwise), the closed-loop driver
+// every timed workload uses, and the per-phase measurement of server CPU and RSS.
 import { performance } from 'node:perf_hooks';
-import { crc32 } from 'node:zlib';
-import { HttpConnection, type HttpRequestSpec, type HttpResponse } from './http-client.js';
-import { processCpuSeconds, processPeakRss, resetPeakRss } from './server-process.js';
-import type { BenchSigner } from './sigv4-signer.js';
+import { HttpConnection, renderHead, type HttpRequestSpec, type HttpResponse } from './http-client.js';
+import { LiveCounter, type Progress } from './progress.js';
+import { processCpuSeconds, processPeakRss, processRss, resetPeakRss } from './server-process.js';
+import { queryString, type BenchSigner } from './sigv4-signer.js';
+
+export type TargetKind = 'bleepstore' | 'ceiling' | 'endpoint';
 
 export interface Target {
+  kind: TargetKind;
   host: string;
   port: number;
-  bucket: string;
   signer: BenchSigner;
-  /** Check GET bodies (length and CRC32). Off for the ceiling, which serves zeros. */
-  verify: boolean;
-  /** Server PID for CPU and RSS figures (undefined for a remote endpoint). */
+  /** Server PID for CPU and RSS figures (undefined for a remote endpoint without --server-pid). */
   serverPid: number | undefined;
+  progress: Progress;
 }
 
+/** Real S3 answers are checked (bodies, counts); the ceiling serves canned answers. */
+export function isRealS3(t: Target): boolean {
+  return t.kind !== 'ceiling';
+}
+
+export type Query = ReadonlyArray<readonly [string, string]>;
+
+export function hostHeader(t: Target): string {
+  return `${t.host}:${t.port}`;
+}
+
+/** A signed request, signed now (cached signing key and date: a few µs). */
+export function signedRequest(t: Target, method: string, path: string, query: Query = [], headers: Record<string, string> = {}, extra: Partial<HttpRequestSpec> = {}): HttpRequestSpec {
+  const target = query.length ? `${path}?${queryString(query)}` : path;
+  return { method, target, headers: { ...t.signer.sign(method, path, query, hostHeader(t)), ...headers }, ...extra };
+}
+
+/**
+ * The same, with the request head rendered too, for requests built before a phase starts: a
+ * SigV4 signature stays valid for 15 minutes, so re-sending it costs the generator nothing.
+ */
+export function presignedRequest(t: Target, method: string, path: string, query: Query = [], headers: Record<string, string> = {}, extra: Partial<HttpRequestSpec> = {}): HttpRequestSpec {
+  const spec = signedRequest(t, method, path, query, headers, extra);
+  return { ...spec, head: renderHead(spec, hostHeader(t)) };
+}
+
+export function describeFailure(r: HttpResponse): string {
+  const body = r.body ? r.body.toString('utf8', 0, Math.min(r.body.length, 300)).replace(/\s+/g, ' ') : '';
+  return `HTTP ${r.status} ${body}`.trim();
+}
+
+export function openConnections(t: Target, n: number): Promise<HttpConnection[]> {
+  return Promise.all(Array.from({ length: n }, () => HttpConnection.connect(t.host, t.port)));
+}
+
+/** One request on a fresh connection, body collected (bucket create/delete, cleanup). */
+export async function oneRequest(t: Target, spec: HttpRequestSpec): Promise<HttpResponse> {
+  const conn = await HttpConnection.connect(t.host, t.port);
+  try {
+    return await conn.request({ ...spec, collectBody: true });
+  } finally {
+    conn.close();
+  }
+}
+
+// ---- measurement ---------------------------------------------------------------------------
+
 export interface PhaseResult {
+  /** small | mixed | large | multipart | list */
+  workload: string;
   name: string;
-  op: 'PUT' | 'GET';
   objectSize: number;
   concurrency: number;
+  /** Operations that succeeded (requests, or objects for transfers, or pages for listings). */
   ops: number;
   errors: number;
   firstError: string | undefined;
@@ -32,50 +81,64 @@ export interface PhaseResult {
   mibPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
+  /** Latency samples behind the percentiles (requests issued, successful or not). */
+  samples: number;
   /** Server CPU seconds (user+system, all threads) per operation, in µs. NaN if unknown. */
   serverCpuUsPerOp: number;
   /** Share of one core the server used during the phase, in %. */
   serverCpuPercent: number;
+  /** Peak resident set of the server during the phase (VmHWM after a reset), MiB. */
   serverPeakRssMiB: number;
+  /** Resident set of the server when the phase ended, MiB. */
+  serverRssMiB: number;
   /** Share of one core the generator (this process) used, in %; ~100 means it may be the bottleneck. */
   clientCpuPercent: number;
+  /** Workload-specific figures (per-operation latencies of a mix, listing entries, …). */
+  extra: Record<string, number>;
 }
+
+export interface RawPhase {
+  ops: number;
+  bytes: number;
+  latenciesMs: ArrayLike<number>;
+  errors: number;
+  firstError: string | undefined;
+  seconds: number;
+  extra?: Record<string, number>;
+}
+
+export type PhaseMeta = Pick<PhaseResult, 'workload' | 'name' | 'objectSize' | 'concurrency'>;
 
 const MiB = 1024 * 1024;
 
-function percentile(sorted: Float64Array, p: number): number {
+/** Sorted copy; percentiles by nearest rank. */
+export function sortedLatencies(values: ArrayLike<number>): Float64Array {
+  return Float64Array.from(values).sort();
+}
+
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-function objectPath(t: Target, key: string): string {
-  return `/${t.bucket}/${key}`;
-}
-
-export function signedRequest(t: Target, method: string, key: string, extra: Partial<HttpRequestSpec> = {}, headers: Record<string, string> = {}): HttpRequestSpec {
-  const path = key === '' ? `/${t.bucket}` : objectPath(t, key);
-  return { method, target: path, headers: { ...t.signer.sign(method, path, [], `${t.host}:${t.port}`), ...headers }, ...extra };
-}
-
-function describeFailure(r: HttpResponse): string {
-  const body = r.body ? r.body.toString('utf8', 0, Math.min(r.body.length, 300)).replace(/\s+/g, ' ') : '';
-  return `HTTP ${r.status} ${body}`.trim();
-}
-
-/** Wraps a phase with server/client CPU and peak-RSS sampling. */
-async function measured(
-  t: Target,
-  run: () => Promise<{ ops: number; bytes: number; latenciesMs: Float64Array; errors: number; firstError: string | undefined; seconds: number }>,
-  meta: Pick<PhaseResult, 'name' | 'op' | 'objectSize' | 'concurrency'>,
-): Promise<PhaseResult> {
+/** Runs one phase with the live progress line, and samples server/generator CPU and server RSS around it. */
+export async function measured(t: Target, meta: PhaseMeta, run: (live: LiveCounter) => Promise<RawPhase>): Promise<PhaseResult> {
   const pid = t.serverPid;
   if (pid !== undefined) resetPeakRss(pid);
+  const live = new LiveCounter();
+  t.progress.begin(`${t.kind} ${meta.name} c=${meta.concurrency}`, live);
   const cpu0 = pid !== undefined ? processCpuSeconds(pid) : NaN;
   const client0 = process.cpuUsage();
-  const r = await run();
+  let r: RawPhase;
+  try {
+    r = await run(live);
+  } finally {
+    t.progress.end();
+  }
   const client = process.cpuUsage(client0);
   const cpu = pid !== undefined ? processCpuSeconds(pid) - cpu0 : NaN;
-  const sorted = r.latenciesMs.slice().sort();
+  const sorted = sortedLatencies(r.latenciesMs);
   return {
     ...meta,
     ops: r.ops,
@@ -86,165 +149,95 @@ async function measured(
     mibPerSec: r.bytes / MiB / r.seconds,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
+    p999Ms: percentile(sorted, 99.9),
+    samples: sorted.length,
     serverCpuUsPerOp: r.ops > 0 ? (cpu * 1e6) / r.ops : NaN,
     serverCpuPercent: (cpu / r.seconds) * 100,
     serverPeakRssMiB: pid !== undefined ? processPeakRss(pid) / MiB : NaN,
+    serverRssMiB: pid !== undefined ? processRss(pid) / MiB : NaN,
     clientCpuPercent: ((client.user + client.system) / 1e6 / r.seconds) * 100,
+    extra: r.extra ?? {},
   };
 }
 
-async function openConnections(t: Target, n: number): Promise<HttpConnection[]> {
-  return Promise.all(Array.from({ length: n }, () => HttpConnection.connect(t.host, t.port)));
+// ---- the closed loop ---------------------------------------------------------------------
+
+/** One request of a closed loop and how to judge its answer. */
+export interface Step {
+  spec: HttpRequestSpec;
+  /** undefined = success; otherwise what went wrong. Runs before the next step is asked for. */
+  check: (r: HttpResponse) => string | undefined;
+  /** Payload bytes moved by a successful step (for MiB/s). */
+  bytes: number;
+  /** Index into ClosedLoopOptions.kinds, for per-kind latencies in a mix. */
+  kind?: number;
 }
 
-export interface SmallPhaseOptions {
-  op: 'PUT' | 'GET';
+export interface ClosedLoopOptions {
   concurrency: number;
   durationMs: number;
-  /** PUT: the body of every object. GET: the body every object is expected to have. */
-  body: Buffer;
-  /** PUT: keys are `${keyPrefix}-w{worker}-{n}`. */
-  keyPrefix: string;
-  /** GET: keys to read, round-robin. */
-  keys?: readonly string[];
-  /** Safety bound on operations per phase. */
-  maxOps?: number;
+  /** Count bound: at most this many requests are issued in the phase. */
+  maxOps: number;
+  /** Names of the step kinds of a mix; each gets its own latency percentiles in `extra`. */
+  kinds?: readonly string[];
 }
 
-/** Fixed-duration loop of small PUTs or GETs; returns the result and (for PUT) the keys written. */
-export async function runSmallPhase(t: Target, o: SmallPhaseOptions): Promise<{ result: PhaseResult; written: string[] }> {
-  const written: string[] = [];
-  const expectedCrc = crc32(o.body);
-  const maxOps = o.maxOps ?? 2_000_000;
-  const keys = o.keys ?? [];
-  if (o.op === 'GET' && keys.length === 0) throw new Error('GET phase needs keys to read');
+/**
+ * `concurrency` workers, each on its own keep-alive connection, send one request at a time until
+ * the duration or the count bound is reached, or `next` has no more work for them (undefined).
+ */
+export async function closedLoop(t: Target, o: ClosedLoopOptions, live: LiveCounter, next: (worker: number) => Step | undefined): Promise<RawPhase> {
   const conns = await openConnections(t, o.concurrency);
+  const latencies: number[] = [];
+  const kindLatencies: number[][] = (o.kinds ?? []).map(() => []);
+  let bytes = 0;
+  let firstError: string | undefined;
+  let issued = 0;
+  const start = performance.now();
+  const deadline = start + o.durationMs;
 
-  const result = await measured(
-    t,
-    async () => {
-      const latencies: number[] = [];
-      let ops = 0;
-      let errors = 0;
-      let firstError: string | undefined;
-      let issued = 0;
-      const start = performance.now();
-      const deadline = start + o.durationMs;
-
-      const worker = async (w: number): Promise<void> => {
-        let conn = conns[w] as HttpConnection;
-        for (let n = 0; performance.now() < deadline && issued < maxOps; n++) {
-          issued++;
-          if (!conn.usable) {
-            conn.close();
-            conn = await HttpConnection.connect(t.host, t.port);
-            conns[w] = conn;
-          }
-          const key = o.op === 'PUT' ? `${o.keyPrefix}-w${w}-${n}` : (keys[(w + n * o.concurrency) % keys.length] as string);
-          let crc = 0;
-          const spec =
-            o.op === 'PUT'
-              ? signedRequest(t, 'PUT', key, { body: o.body }, { 'content-length': String(o.body.length) })
-              : signedRequest(t, 'GET', key, t.verify ? { onBody: (c) => (crc = crc32(c, crc)) } : {});
-          const t0 = performance.now();
-          let failure: string | undefined;
-          try {
-            const r = await conn.request(spec);
-            if (r.status !== 200) failure = describeFailure(r);
-            else if (o.op === 'GET' && r.bodyBytes !== o.body.length) failure = `GET ${key}: ${r.bodyBytes} bytes, expected ${o.body.length}`;
-            else if (o.op === 'GET' && t.verify && crc !== expectedCrc) failure = `GET ${key}: body differs from what was PUT`;
-          } catch (e) {
-            failure = (e as Error).message;
-          }
-          latencies.push(performance.now() - t0);
-          if (failure === undefined) {
-            ops++;
-            if (o.op === 'PUT') written.push(key);
-          } else {
-            errors++;
-            firstError ??= failure;
-          }
-        }
-      };
-      await Promise.all(conns.map((_, w) => worker(w)));
-      return { ops, bytes: ops * o.body.length, latenciesMs: Float64Array.from(latencies), errors, firstError, seconds: (performance.now() - start) / 1000 };
-    },
-    { name: `${o.op} ${o.body.length >= 1024 ? o.body.length / 1024 + ' KiB' : o.body.length + ' B'}`, op: o.op, objectSize: o.body.length, concurrency: o.concurrency },
-  );
-  for (const c of conns) c.close();
-  return { result, written };
-}
-
-export interface LargeObject {
-  key: string;
-  /** Byte range of the source file holding the object's content. */
-  start: number;
-  size: number;
-  crc32: number;
-}
-
-/** All objects transferred at once, one connection each; the phase ends when all are done. */
-export async function runLargePhase(t: Target, op: 'PUT' | 'GET', sourceFile: string, objects: readonly LargeObject[]): Promise<PhaseResult> {
-  const conns = await openConnections(t, objects.length);
-  const size = objects[0]?.size ?? 0;
-  const name = objects.length === 1 ? `${op} ${size / MiB} MiB` : `${op} ${objects.length}×${size / MiB} MiB`;
-  const result = await measured(
-    t,
-    async () => {
-      const latencies: number[] = [];
-      let errors = 0;
-      let ops = 0;
-      let bytes = 0;
-      let firstError: string | undefined;
-      const start = performance.now();
-      await Promise.all(
-        objects.map(async (obj, i) => {
-          const conn = conns[i] as HttpConnection;
-          let crc = 0;
-          const spec =
-            op === 'PUT'
-              ? signedRequest(
-                  t,
-                  'PUT',
-                  obj.key,
-                  { body: createReadStream(sourceFile, { start: obj.start, end: obj.start + obj.size - 1, highWaterMark: MiB }) },
-                  { 'content-length': String(obj.size) },
-                )
-              : signedRequest(t, 'GET', obj.key, { onBody: t.verify ? (c) => (crc = crc32(c, crc)) : undefined });
-          const t0 = performance.now();
-          let failure: string | undefined;
-          try {
-            const r = await conn.request(spec);
-            if (r.status !== 200) failure = describeFailure(r);
-            else if (op === 'GET' && r.bodyBytes !== obj.size) failure = `GET ${obj.key}: ${r.bodyBytes} bytes, expected ${obj.size}`;
-            else if (op === 'GET' && t.verify && crc !== obj.crc32) failure = `GET ${obj.key}: body differs from what was PUT`;
-          } catch (e) {
-            failure = (e as Error).message;
-          }
-          latencies.push(performance.now() - t0);
-          if (failure === undefined) {
-            ops++;
-            bytes += obj.size;
-          } else {
-            errors++;
-            firstError ??= failure;
-          }
-        }),
-      );
-      return { ops, bytes, latenciesMs: Float64Array.from(latencies), errors, firstError, seconds: (performance.now() - start) / 1000 };
-    },
-    { name, op, objectSize: size, concurrency: objects.length },
-  );
-  for (const c of conns) c.close();
-  return result;
-}
-
-/** One signed request on a fresh connection (bucket create/delete, cleanup). */
-export async function oneRequest(t: Target, spec: HttpRequestSpec): Promise<HttpResponse> {
-  const conn = await HttpConnection.connect(t.host, t.port);
+  const worker = async (w: number): Promise<void> => {
+    let conn = conns[w] as HttpConnection;
+    while (performance.now() < deadline && issued < o.maxOps) {
+      const step = next(w);
+      if (step === undefined) return;
+      issued++;
+      if (!conn.usable) {
+        conn.close();
+        conn = await HttpConnection.connect(t.host, t.port);
+        conns[w] = conn;
+      }
+      const t0 = performance.now();
+      let failure: string | undefined;
+      try {
+        failure = step.check(await conn.request(step.spec));
+      } catch (e) {
+        failure = (e as Error).message;
+      }
+      const ms = performance.now() - t0;
+      latencies.push(ms);
+      if (step.kind !== undefined) kindLatencies[step.kind]?.push(ms);
+      if (failure === undefined) {
+        live.ops++;
+        live.bytes += step.bytes;
+        bytes += step.bytes;
+      } else {
+        live.errors++;
+        firstError ??= failure;
+      }
+    }
+  };
   try {
-    return await conn.request({ ...spec, collectBody: true });
+    await Promise.all(conns.map((_, w) => worker(w)));
   } finally {
-    conn.close();
+    for (const c of conns) c.close();
   }
+  const extra: Record<string, number> = {};
+  (o.kinds ?? []).forEach((name, i) => {
+    const sorted = sortedLatencies(kindLatencies[i] as number[]);
+    extra[`${name} ops`] = sorted.length;
+    extra[`${name} p50 ms`] = percentile(sorted, 50);
+    extra[`${name} p99 ms`] = percentile(sorted, 99);
+  });
+  return { ops: live.ops, bytes, latenciesMs: latencies, errors: live.errors, firstError, seconds: (performance.now() - start) / 1000, extra };
 }

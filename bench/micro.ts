@@ -1,9 +1,13 @@
 // Micro benchmarks (`npm run bench:micro`, tinybench): the per-request and per-byte costs that
 // decide the server's CPU budget — SigV4 verification, aws-chunked decoding and body ingest,
-// MD5/SHA-256 and the flexible checksums over 1 MiB, and S3 XML render/parse at 1000 entries.
+// MD5/SHA-256 and the flexible checksums over 1 MiB, S3 XML render/parse at 1000 entries, and
+// the metadata engines (SQLite, memory) putObject / getObject / listObjects page of 1000 —
+// plus the load generator's own per-request signing cost (bench/sigv4-signer.ts).
 // Every fixture is checked once before timing, so a broken module shows as an error row.
 import { createHash, createHmac, randomBytes, type BinaryLike } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { crc32 } from 'node:zlib';
@@ -13,8 +17,12 @@ import { AwsChunkedDecoder } from '../src/auth/aws-chunked.js';
 import { EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, SigV4Verifier, type PayloadMode, type SigningContext } from '../src/auth/sigv4.js';
 import { createChecksum, type ChecksumAlgorithm } from '../src/checksum/index.js';
 import { createIngest } from '../src/ingest/ingest.js';
+import { MemoryMetadataStore } from '../src/metadata/memory.js';
+import { SqliteMetadataStore } from '../src/metadata/sqlite.js';
+import type { MetadataStore, ObjectRecord } from '../src/metadata/types.js';
 import { parseXml } from '../src/xml/parser.js';
 import { renderS3Xml, type XmlNode } from '../src/xml/writer.js';
+import { BenchSigner } from './sigv4-signer.js';
 import { fmt, formatTable } from './table.js';
 
 const MiB = 1024 * 1024;
@@ -233,6 +241,104 @@ async function parseCase(): Promise<() => unknown> {
 }
 parseCase.bytes = 0;
 
+// ---- metadata engines ------------------------------------------------------------------
+
+const META_BUCKET = 'bench';
+const META_KEYS = 10_000;
+/** Run after the benchmarks: closes stores and removes their temp dirs. */
+const cleanups: (() => Promise<void>)[] = [];
+
+function metaKey(i: number): string {
+  return `photos/album-${String(Math.floor(i / 100)).padStart(3, '0')}/IMG_${String(i).padStart(6, '0')}.jpg`;
+}
+
+function objectRecord(key: string, size: number): ObjectRecord {
+  return {
+    bucket: META_BUCKET,
+    key,
+    size,
+    etag: `"${createHash('md5').update(key).digest('hex')}"`,
+    content_type: 'image/jpeg',
+    content_encoding: null,
+    content_language: null,
+    content_disposition: null,
+    cache_control: null,
+    expires: null,
+    storage_class: 'STANDARD',
+    acl: '{}',
+    user_metadata: '{"x-amz-meta-camera":"bench"}',
+    last_modified: '2026-01-01T00:00:00.000Z',
+    delete_marker: false,
+  };
+}
+
+/** One store per engine, shared by its cases: a bucket of META_KEYS objects. */
+const storePromises = new Map<string, Promise<MetadataStore>>();
+function metadataStore(engine: 'sqlite' | 'memory'): Promise<MetadataStore> {
+  let p = storePromises.get(engine);
+  if (p === undefined) {
+    p = (async () => {
+      let store: MetadataStore;
+      if (engine === 'sqlite') {
+        const dir = mkdtempSync(join(tmpdir(), 'bleepstore-micro-'));
+        store = new SqliteMetadataStore(join(dir, 'metadata.db'));
+        cleanups.push(async () => {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        });
+      } else {
+        store = new MemoryMetadataStore();
+        cleanups.push(() => store.close());
+      }
+      await store.init();
+      await store.createBucket({ name: META_BUCKET, region: REGION, owner_id: 'owner', owner_display: 'owner', acl: '{}', created_at: '2026-01-01T00:00:00.000Z' });
+      for (let i = 0; i < META_KEYS; i++) await store.putObject(objectRecord(metaKey(i), i));
+      return store;
+    })();
+    storePromises.set(engine, p);
+  }
+  return p;
+}
+
+/** Overwrites existing keys in turn, so the table size stays steady however many iterations run. */
+async function metaPutCase(engine: 'sqlite' | 'memory'): Promise<() => Promise<unknown>> {
+  const store = await metadataStore(engine);
+  const records = Array.from({ length: 1000 }, (_, i) => objectRecord(metaKey((i * 7919) % META_KEYS), 4096));
+  let n = 0;
+  await store.putObject(records[0] as ObjectRecord);
+  if ((await store.getObject(META_BUCKET, (records[0] as ObjectRecord).key))?.size !== 4096) throw new Error('putObject did not take');
+  return () => store.putObject(records[n++ % records.length] as ObjectRecord);
+}
+
+async function metaGetCase(engine: 'sqlite' | 'memory'): Promise<() => Promise<unknown>> {
+  const store = await metadataStore(engine);
+  const keys = Array.from({ length: 1000 }, (_, i) => metaKey((i * 7919) % META_KEYS));
+  const probe = await store.getObject(META_BUCKET, keys[1] as string);
+  if (probe?.key !== keys[1] || probe.etag.length !== 34) throw new Error('getObject returned the wrong record');
+  let n = 0;
+  return () => store.getObject(META_BUCKET, keys[n++ % keys.length] as string);
+}
+
+async function metaListCase(engine: 'sqlite' | 'memory'): Promise<() => Promise<unknown>> {
+  const store = await metadataStore(engine);
+  // Pages starting at different places, all full: the start keys leave >= 1000 keys after them.
+  const starts = Array.from({ length: 64 }, (_, i) => metaKey(((i * 131) % (META_KEYS - 1000)) + 1));
+  const page = await store.listObjects(META_BUCKET, { prefix: '', delimiter: '', maxKeys: 1000, startAfter: starts[3] as string });
+  if (page.contents.length !== 1000 || !page.isTruncated || (page.contents[0]?.key ?? '') <= (starts[3] as string)) throw new Error('listObjects returned the wrong page');
+  let n = 0;
+  return () => store.listObjects(META_BUCKET, { prefix: '', delimiter: '', maxKeys: 1000, startAfter: starts[n++ % starts.length] as string });
+}
+
+// ---- the load generator ----------------------------------------------------------------
+
+async function generatorSignCase(): Promise<() => unknown> {
+  const signer = new BenchSigner(ACCESS_KEY, SECRET_KEY, REGION);
+  const headers = signer.sign('PUT', '/bench/key-w0-1', [], HOST);
+  if (!headers.authorization.startsWith(`AWS4-HMAC-SHA256 Credential=${ACCESS_KEY}/`)) throw new Error('signer produced no authorization');
+  let n = 0;
+  return () => signer.sign('PUT', `/bench/key-w0-${n++}`, [], HOST, { 'content-length': '4096' });
+}
+
 // ---- main ------------------------------------------------------------------------------
 
 const CASES: Case[] = [
@@ -250,6 +356,13 @@ const CASES: Case[] = [
   { group: 'hash', name: 'CRC64NVME (createChecksum)', bytes: MiB, setup: () => checksumCase('crc64nvme') },
   { group: 'xml', name: 'render ListBucketResult, 1000 entries', setup: renderCase },
   { group: 'xml', name: 'parse CompleteMultipartUpload, 1000 parts', setup: parseCase },
+  { group: 'metadata', name: `SqliteMetadataStore putObject (overwrite, ${META_KEYS / 1000}k keys)`, setup: () => metaPutCase('sqlite') },
+  { group: 'metadata', name: 'SqliteMetadataStore getObject', setup: () => metaGetCase('sqlite') },
+  { group: 'metadata', name: 'SqliteMetadataStore listObjects, page of 1000', setup: () => metaListCase('sqlite') },
+  { group: 'metadata', name: `MemoryMetadataStore putObject (overwrite, ${META_KEYS / 1000}k keys)`, setup: () => metaPutCase('memory') },
+  { group: 'metadata', name: 'MemoryMetadataStore getObject', setup: () => metaGetCase('memory') },
+  { group: 'metadata', name: 'MemoryMetadataStore listObjects, page of 1000', setup: () => metaListCase('memory') },
+  { group: 'generator', name: 'load generator: SigV4-sign one request (bench/sigv4-signer)', setup: generatorSignCase },
 ];
 
 async function main(): Promise<void> {
@@ -267,7 +380,11 @@ async function main(): Promise<void> {
   }
   // XML sizes are known only after setup.
   const bytesOf = (c: Case): number | undefined => c.bytes ?? (c.setup === renderCase ? renderCase.bytes : c.setup === parseCase ? parseCase.bytes : undefined);
-  await bench.run();
+  try {
+    await bench.run();
+  } finally {
+    for (const cleanup of cleanups) await cleanup();
+  }
 
   const rows: string[][] = [];
   const errors: string[] = [];

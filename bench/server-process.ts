@@ -37,6 +37,16 @@ export function processPeakRss(pid: number): number {
   }
 }
 
+/** Current resident set size (VmRSS) in bytes, or NaN when unreadable. */
+export function processRss(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Resets VmHWM to the current RSS (Linux clear_refs "5"), so the next peak is per phase. */
 export function resetPeakRss(pid: number): boolean {
   try {

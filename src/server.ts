@@ -6,7 +6,7 @@ import { createHttpEngine } from './http/engine.js';
 import type { HttpEngine } from './http/types.js';
 import { SwaggerDocs } from './infra/docs.js';
 import { buildOpenApiDocument, serializeOpenApi } from './infra/openapi.js';
-import { reapExpiredUploads, seedDefaultCredential, sweepOrphanedParts } from './infra/recovery.js';
+import { reapExpiredUploads, recoverCommitIntents, seedDefaultCredential, sweepOrphanedParts } from './infra/recovery.js';
 import { createLogger, normaliseLevel, type Logger } from './log.js';
 import { openMetadataStore } from './metadata/factory.js';
 import type { MetadataStore } from './metadata/types.js';
@@ -53,6 +53,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // Every start is a recovery: open (WAL replay) + schema, storage init (clears .tmp/), seeding,
   // reaping expired uploads and part data nothing references any more.
   const metadata = await openMetadataStore(config);
+  await recoverCommitIntents(metadata, log); // before storage init empties .tmp/
   const storage = await openStorage(config);
   await seedDefaultCredential(metadata, config);
   await reapExpiredUploads(metadata, storage, config.metadata.multipart_ttl_seconds, log);

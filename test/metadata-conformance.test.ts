@@ -771,6 +771,23 @@ for (const engine of ENGINES) {
         assert.deepEqual(await store.reapExpiredUploads(604800), []);
       });
     });
+
+    describe('commit intents', () => {
+      it('records, lists in order, and clears write-ahead intents with their actions intact', async () => {
+        assert.deepEqual(await store.listCommitIntents(), []);
+        const obj = objectRec('b', 'k', { size: 12, checksum: null });
+        const first = { id: 'i1', staged_path: '/data/.tmp/tmp-1', action: { kind: 'object' as const, object: obj }, created_at: '2026-01-01T00:00:00.000Z' };
+        const second = { id: 'i2', staged_path: '/data/.tmp/tmp-2', action: { kind: 'part' as const, uploadId: 'u', partNumber: 3, size: 5, etag: '"e"' }, created_at: '2026-01-01T00:00:01.000Z' };
+        await store.recordCommitIntent(second);
+        await store.recordCommitIntent(first);
+        assert.deepEqual(await store.listCommitIntents(), [first, second]);
+        await store.clearCommitIntent('i1');
+        assert.deepEqual(await store.listCommitIntents(), [second]);
+        await store.clearCommitIntent('i2');
+        await store.clearCommitIntent('never-there');
+        assert.deepEqual(await store.listCommitIntents(), []);
+      });
+    });
   });
 }
 
@@ -1054,10 +1071,10 @@ describe('SqliteMetadataStore (engine-specific)', () => {
       .all() as { name: string; sql: string }[];
     const actual = new Map(rows.map((r) => [r.name, r.sql]));
     for (const [name, ddl] of Object.entries(SPEC_DDL)) assert.equal(actual.get(name), ddl, name);
-    // The only addition is the checksum side table (beyond upstream).
+    // The only additions are the checksum side table and the commit intents (beyond upstream).
     assert.deepEqual(
-      [...actual.keys()].filter((n) => !(n in SPEC_DDL)),
-      ['object_checksums'],
+      [...actual.keys()].filter((n) => !(n in SPEC_DDL)).sort(),
+      ['commit_intents', 'object_checksums'],
     );
     const versions = store.db.prepare('SELECT version, applied_at FROM schema_version').all() as {
       version: number;

@@ -1,11 +1,13 @@
 // The recovery steps of every start (operations.md §3.1 steps 4-5). There is no clean-shutdown
 // path, so these are the only cleanup: whatever a kill -9 left behind is found and repaired here.
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { defaultOwnerId } from '../s3/identity.js';
+import { applyCommitAction } from '../s3/publish.js';
 import { nowIso } from '../s3/time.js';
 import { MULTIPART_DIR } from '../storage/key-path.js';
 import { LocalStorage } from '../storage/local.js';
@@ -83,4 +85,31 @@ export async function sweepOrphanedParts(metadata: MetadataStore, storage: Stora
     log.warn('orphaned part sweep failed', { error: (e as Error).message });
     return 0;
   }
+}
+
+/**
+ * Before storage init empties .tmp/: finishes or drops the publishes a kill -9 interrupted
+ * (s3/publish.ts). The staged file still there → it was never renamed into place, the old
+ * version is intact: drop the intent. Gone → it was renamed: roll its metadata write forward,
+ * so the row matches the bytes now on disk.
+ */
+export async function recoverCommitIntents(metadata: MetadataStore, log: Logger): Promise<{ rolledForward: number; dropped: number }> {
+  let rolledForward = 0;
+  let dropped = 0;
+  for (const intent of await metadata.listCommitIntents()) {
+    if (existsSync(intent.staged_path)) {
+      dropped++;
+    } else {
+      try {
+        await applyCommitAction(metadata, intent.action);
+        rolledForward++;
+      } catch (e) {
+        // e.g. a part whose upload was aborted meanwhile: nothing left to make visible.
+        log.warn('recovery: commit intent could not be applied', { intent: intent.id, kind: intent.action.kind, error: (e as Error).message });
+      }
+    }
+    await metadata.clearCommitIntent(intent.id);
+  }
+  if (rolledForward + dropped > 0) log.info(`Recovered ${rolledForward + dropped} interrupted commits`, { rolled_forward: rolledForward, dropped });
+  return { rolledForward, dropped };
 }

@@ -3,6 +3,7 @@
 // engines, JSONL append + fsync) never interleaves two writes. A failed write rejects its own
 // caller only; the queue moves on.
 import type {
+  CommitIntent,
   BucketRecord,
   CredentialRecord,
   ListObjectsOptions,
@@ -126,5 +127,15 @@ export class MetadataActor implements MetadataStore {
 
   reapExpiredUploads(ttlSeconds: number): Promise<ReapedUpload[]> {
     return this.write(() => this.engine.reapExpiredUploads(ttlSeconds));
+  }
+
+  recordCommitIntent(intent: CommitIntent): Promise<void> {
+    return this.write(() => this.engine.recordCommitIntent(intent));
+  }
+  clearCommitIntent(id: string): Promise<void> {
+    return this.write(() => this.engine.clearCommitIntent(id));
+  }
+  listCommitIntents(): Promise<CommitIntent[]> {
+    return this.engine.listCommitIntents();
   }
 }

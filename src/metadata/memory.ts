@@ -7,6 +7,7 @@ import { isoNow, isoSecondsAgo } from './time.js';
 import {
   BucketExistsError,
   type BucketRecord,
+  type CommitIntent,
   type CredentialRecord,
   type ListObjectsOptions,
   type ListObjectsResult,
@@ -294,5 +295,23 @@ export class MemoryMetadataStore implements MetadataStore {
       .sort((a, b) => (a.initiated_at < b.initiated_at ? -1 : a.initiated_at > b.initiated_at ? 1 : 0));
     for (const u of expired) this.removeUpload(u);
     return expired.map((u) => ({ upload_id: u.upload_id, bucket: u.bucket, key: u.key }));
+  }
+
+  // ---- commit intents (memory metadata does not survive a restart, so they only need to exist) ----
+
+  private readonly intents = new Map<string, CommitIntent>();
+
+  async recordCommitIntent(intent: CommitIntent): Promise<void> {
+    this.intents.set(intent.id, structuredClone(intent));
+  }
+
+  async clearCommitIntent(id: string): Promise<void> {
+    this.intents.delete(id);
+  }
+
+  async listCommitIntents(): Promise<CommitIntent[]> {
+    return [...this.intents.values()]
+      .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((i) => structuredClone(i));
   }
 }

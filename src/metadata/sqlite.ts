@@ -10,6 +10,8 @@ import { isoNow, isoSecondsAgo } from './time.js';
 import {
   BucketExistsError,
   type BucketRecord,
+  type CommitAction,
+  type CommitIntent,
   type CredentialRecord,
   type ListObjectsOptions,
   type ListObjectsResult,
@@ -115,6 +117,17 @@ export const SQLITE_CHECKSUM_TABLE = `CREATE TABLE IF NOT EXISTS object_checksum
     algorithm TEXT NOT NULL,
     value     TEXT NOT NULL,
     PRIMARY KEY (bucket, key)
+);`;
+
+/**
+ * [beyond upstream] Write-ahead commit intents (CommitIntent): the crash-only publish protocol
+ * needs them in the same durable store as the rows they commit. Other implementations ignore it.
+ */
+export const SQLITE_INTENT_TABLE = `CREATE TABLE IF NOT EXISTS commit_intents (
+    id          TEXT PRIMARY KEY,
+    staged_path TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
 );`;
 
 type SqlParam = string | number | null;
@@ -246,6 +259,7 @@ export class SqliteMetadataStore implements MetadataStore {
       db.transaction(() => {
         db.exec(SQLITE_SCHEMA);
         db.exec(SQLITE_CHECKSUM_TABLE);
+        db.exec(SQLITE_INTENT_TABLE);
         db.prepare('INSERT OR IGNORE INTO schema_version (version, applied_at) VALUES (?, ?)').run(
           SCHEMA_VERSION,
           isoNow(),
@@ -597,6 +611,27 @@ export class SqliteMetadataStore implements MetadataStore {
       }
       return expired.map((u) => ({ upload_id: u.upload_id, bucket: u.bucket, key: u.key }));
     });
+  }
+
+  async recordCommitIntent(intent: CommitIntent): Promise<void> {
+    this.run(
+      'INSERT INTO commit_intents (id, staged_path, action, created_at) VALUES (?, ?, ?, ?)',
+      intent.id,
+      intent.staged_path,
+      JSON.stringify(intent.action),
+      intent.created_at,
+    );
+  }
+
+  async clearCommitIntent(id: string): Promise<void> {
+    this.run('DELETE FROM commit_intents WHERE id = ?', id);
+  }
+
+  async listCommitIntents(): Promise<CommitIntent[]> {
+    const rows = this.all<{ id: string; staged_path: string; action: string; created_at: string }>(
+      'SELECT id, staged_path, action, created_at FROM commit_intents ORDER BY created_at, id',
+    );
+    return rows.map((r) => ({ id: r.id, staged_path: r.staged_path, action: JSON.parse(r.action) as CommitAction, created_at: r.created_at }));
   }
 }
 

@@ -131,6 +131,25 @@ export class BucketExistsError extends Error {
   }
 }
 
+/** The metadata write that makes one published data file visible (s3/publish.ts). */
+export type CommitAction =
+  | { kind: 'object'; object: ObjectRecord }
+  | { kind: 'part'; uploadId: string; partNumber: number; size: number; etag: string }
+  | { kind: 'complete'; bucket: string; key: string; uploadId: string; object: ObjectRecord };
+
+/**
+ * Write-ahead record of one publish: recorded before the staged file is renamed into place and
+ * cleared after the metadata commit. A start that finds one rolls it forward when the rename
+ * happened (the staged file is gone) and drops it otherwise, so a kill -9 between rename and
+ * metadata commit never leaves new bytes under the old row.
+ */
+export interface CommitIntent {
+  id: string;
+  staged_path: string;
+  action: CommitAction;
+  created_at: string;
+}
+
 export interface MetadataStore {
   init(): Promise<void>;
   close(): Promise<void>;
@@ -169,4 +188,8 @@ export interface MetadataStore {
   putCredential(cred: CredentialRecord): Promise<void>;
 
   reapExpiredUploads(ttlSeconds: number): Promise<ReapedUpload[]>;
+
+  recordCommitIntent(intent: CommitIntent): Promise<void>;
+  clearCommitIntent(id: string): Promise<void>;
+  listCommitIntents(): Promise<CommitIntent[]>;
 }

@@ -1,11 +1,18 @@
-// The commit step every write shares: the staged bytes are published and the metadata committed
-// inside one short per-key critical section, in that order (data first, then the row that points
-// at it), so no reader or concurrent writer ever sees a row without its bytes.
+// The commit step every write shares. Inside one short per-key critical section:
+//   1. record a commit intent (the metadata write to come, and the staged file's path),
+//   2. rename the staged file into place,
+//   3. commit the metadata row, then clear the intent.
+// No reader or concurrent writer ever sees a row without its bytes, and a kill -9 between 2 and 3
+// is repaired by the next start (recoverCommitIntents): the rename happened, so the intent's
+// metadata write is rolled forward; if the staged file is still there, the intent is dropped.
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Ingest, IngestResult } from '../ingest/ingest.js';
+import type { CommitAction, CommitIntent, MetadataStore } from '../metadata/types.js';
 import type { StagedWrite, StorageBackend } from '../storage/types.js';
 import { withKeyLock } from './key-locks.js';
 import { storageFailure } from './storage-errors.js';
+import { nowIso } from './time.js';
 
 /**
  * Bodies of at least this size have their MD5 (and payload SHA-256) computed by the hash pool
@@ -43,24 +50,42 @@ export async function stageVerified(ingest: Ingest, stage: (body: Readable) => P
   }
 }
 
+/** Applies the metadata write of a commit (also used to roll an intent forward at startup). */
+export async function applyCommitAction(metadata: MetadataStore, action: CommitAction): Promise<void> {
+  switch (action.kind) {
+    case 'object':
+      return metadata.putObject(action.object);
+    case 'part':
+      return metadata.putPart(action.uploadId, action.partNumber, action.size, action.etag);
+    case 'complete':
+      return metadata.completeMultipartUpload(action.bucket, action.key, action.uploadId, action.object);
+  }
+}
+
 export interface PublishSteps {
   /** Re-checks conditions under the lock; throwing here discards the staged bytes. */
   check?: () => Promise<void>;
-  /** Commits the metadata row for the published bytes. */
-  commitMetadata: () => Promise<void>;
+  /** The metadata write that makes the published bytes visible. */
+  action: CommitAction;
 }
 
 /** `lockKey` is the object key, or a part's identity for UploadPart. */
-export async function publish(bucket: string, lockKey: string, write: StagedWrite, steps: PublishSteps): Promise<void> {
+export async function publish(metadata: MetadataStore, bucket: string, lockKey: string, write: StagedWrite, steps: PublishSteps): Promise<void> {
   try {
     await withKeyLock(bucket, lockKey, async () => {
       await steps.check?.();
+      // Only a staged file can be half-published by a crash; other backends commit in memory.
+      const intent: CommitIntent | undefined =
+        write.path === undefined ? undefined : { id: randomUUID(), staged_path: write.path, action: steps.action, created_at: nowIso() };
+      if (intent) await metadata.recordCommitIntent(intent);
       try {
         await write.commit();
       } catch (e) {
+        if (intent) await metadata.clearCommitIntent(intent.id);
         throw storageFailure(e);
       }
-      await steps.commitMetadata();
+      await applyCommitAction(metadata, steps.action);
+      if (intent) await metadata.clearCommitIntent(intent.id);
     });
   } finally {
     await write.discard(); // no-op once committed

@@ -112,9 +112,10 @@ export const copyObject: OperationHandler = async (ctx) => {
   const { write, result } = await stageVerified(await openCopySource(ctx, src), (body) => storage.putObject(ctx.bucket, ctx.key, body));
   const etag = `"${result.md5Hex}"`;
   const lastModified = nowIso();
-  await publish(ctx.bucket, ctx.key, write, {
-    commitMetadata: () =>
-      ctx.deps.metadata.putObject({
+  await publish(ctx.deps.metadata, ctx.bucket, ctx.key, write, {
+    action: {
+      kind: 'object',
+      object: {
         bucket: ctx.bucket,
         key: ctx.key,
         size: result.size,
@@ -125,7 +126,8 @@ export const copyObject: OperationHandler = async (ctx) => {
         last_modified: lastModified,
         delete_marker: false,
         checksum: src.object.checksum ?? null, // same bytes, same checksum
-      }),
+      },
+    },
   });
   return xmlResponse('CopyObjectResult', [
     ['ETag', etag],

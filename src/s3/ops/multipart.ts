@@ -78,8 +78,8 @@ export const createMultipartUpload: OperationHandler = async (ctx) => {
 
 /** Parts of one number replace each other; the lock keeps bytes and row of one upload together. */
 export function publishPart(ctx: RequestContext, uploadId: string, partNumber: number, write: StagedWrite, etag: string): Promise<void> {
-  return publish(ctx.bucket, `\0part\0${uploadId}\0${partNumber}`, write, {
-    commitMetadata: () => ctx.deps.metadata.putPart(uploadId, partNumber, write.size, etag),
+  return publish(ctx.deps.metadata, ctx.bucket, `\0part\0${uploadId}\0${partNumber}`, write, {
+    action: { kind: 'part', uploadId, partNumber, size: write.size, etag },
   });
 }
 
@@ -194,7 +194,7 @@ export const completeMultipartUpload: OperationHandler = async (ctx) => {
   const etag = compositeEtag(listed.map((p) => p.etag));
   const size = listed.reduce((sum, p) => sum + p.size, 0);
   const write = await staged(storage.assembleParts(ctx.bucket, ctx.key, uploadId, listed.map((p) => p.part_number)));
-  await publish(ctx.bucket, ctx.key, write, {
+  await publish(metadata, ctx.bucket, ctx.key, write, {
     // Re-check under the lock: a conditional write that passed above but lost a race is a conflict.
     check: async () => {
       try {
@@ -206,24 +206,30 @@ export const completeMultipartUpload: OperationHandler = async (ctx) => {
       // A concurrent Complete or Abort of the same upload may have won.
       if (!(await metadata.getMultipartUpload(ctx.bucket, ctx.key, uploadId))) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
     },
-    commitMetadata: () => metadata.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, {
+    action: {
+      kind: 'complete',
       bucket: ctx.bucket,
       key: ctx.key,
-      size,
-      etag,
-      content_type: upload.content_type,
-      content_encoding: upload.content_encoding,
-      content_language: upload.content_language,
-      content_disposition: upload.content_disposition,
-      cache_control: upload.cache_control,
-      expires: upload.expires,
-      storage_class: upload.storage_class,
-      acl: upload.acl,
-      user_metadata: upload.user_metadata,
-      last_modified: nowIso(),
-      delete_marker: false,
-      checksum: null,
-    }),
+      uploadId,
+      object: {
+        bucket: ctx.bucket,
+        key: ctx.key,
+        size,
+        etag,
+        content_type: upload.content_type,
+        content_encoding: upload.content_encoding,
+        content_language: upload.content_language,
+        content_disposition: upload.content_disposition,
+        cache_control: upload.cache_control,
+        expires: upload.expires,
+        storage_class: upload.storage_class,
+        acl: upload.acl,
+        user_metadata: upload.user_metadata,
+        last_modified: nowIso(),
+        delete_marker: false,
+        checksum: null,
+      },
+    },
   });
   await storage.deleteParts(ctx.bucket, ctx.key, uploadId).catch((e: Error) => log.warn('part cleanup after complete failed', { uploadId, error: e.message }));
   return completeResult(ctx, etag);

@@ -77,10 +77,11 @@ export const putObject: OperationHandler = async (ctx) => {
   const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: h, maxSize: config.server.max_object_size, poolDigestMinBytes: poolDigestThreshold(storage) });
   const { write, result } = await stageVerified(ingest, (body) => storage.putObject(ctx.bucket, ctx.key, body));
   const etag = `"${result.md5Hex}"`;
-  await publish(ctx.bucket, ctx.key, write, {
+  await publish(metadata, ctx.bucket, ctx.key, write, {
     check: () => recheckWriteConditions(ctx),
-    commitMetadata: () =>
-      metadata.putObject({
+    action: {
+      kind: 'object',
+      object: {
         bucket: ctx.bucket,
         key: ctx.key,
         size: result.size,
@@ -92,7 +93,8 @@ export const putObject: OperationHandler = async (ctx) => {
         last_modified: nowIso(),
         delete_marker: false,
         checksum: result.checksum ? { algorithm: result.checksum.algorithm, value: result.checksum.base64 } : null,
-      }),
+      },
+    },
   });
   const headers: Record<string, string> = { ETag: etag };
   if (result.checksum) headers[checksumHeaderName(result.checksum.algorithm)] = result.checksum.base64;
