@@ -215,7 +215,7 @@ for (const engine of ENGINES) {
       });
     }
 
-    test('@aws-sdk/lib-storage Upload of 200 MiB with 8 parts in flight', { timeout: 5 * 60_000 }, async () => {
+    test('@aws-sdk/lib-storage Upload of 200 MiB with 8 parts in flight', { timeout: 5 * 60_000 }, async (t) => {
       const file = await writeRandomFile(dir('lib-storage'), 'two-hundred.bin', 200 * MiB);
       const s3 = sdkClient(server.endpoint);
       const bucket = `libstorage-${engine}`;
@@ -244,7 +244,11 @@ for (const engine of ENGINES) {
         leavePartsOnError: false,
       });
       const done = await upload.done();
-      assert.equal(maxInFlight, 8, `parts in flight peaked at ${maxInFlight}`);
+      // The queue allows 8; how many are really in flight at once depends on how fast the client
+      // reads the file versus how fast the server answers, so require real concurrency within
+      // the bound rather than an exact peak.
+      t.diagnostic(`parts in flight peaked at ${maxInFlight} of 8`);
+      assert.ok(maxInFlight >= 2 && maxInFlight <= 8, `parts in flight peaked at ${maxInFlight}`);
       assert.match(done.ETag ?? '', /^"[0-9a-f]{32}-40"$/, `ETag ${done.ETag}`);
 
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
