@@ -18,8 +18,8 @@ Profiles
   --quick                  a ~1 minute run: short phases, 64 MiB objects, 10,000-key listing only
 Workloads
   --workloads LIST         any of small,mixed,large,multipart,list (default: all)
-  --duration SECS          each timed phase on the server under test (default 3; quick 0.6)
-  --ceiling-duration SECS  each timed phase on the ceiling (default 1.5; quick 0.4)
+  --duration SECS          each timed phase on the server under test (default 5; quick 0.6)
+  --ceiling-duration SECS  each timed phase on the ceiling (default 2; quick 0.4)
   --max-ops N              count bound of every timed phase (default 200000)
   --concurrency LIST       small-object PUT/GET/HEAD/DELETE concurrencies (default 1,16,64)
   --small-size SIZE        small object size (default 4KiB)
@@ -173,8 +173,8 @@ export function parseOptions(argv: string[]): Options {
   return {
     quick,
     workloads,
-    durationMs: positive(pick(values.duration, '3', '0.6'), '--duration') * 1000,
-    ceilingDurationMs: positive(pick(values['ceiling-duration'], '1.5', '0.4'), '--ceiling-duration') * 1000,
+    durationMs: positive(pick(values.duration, '5', '0.6'), '--duration') * 1000,
+    ceilingDurationMs: positive(pick(values['ceiling-duration'], '2', '0.4'), '--ceiling-duration') * 1000,
     maxOps: positive(values['max-ops'], '--max-ops'),
     concurrencies: positiveInts(values.concurrency, '--concurrency'),
     smallSize: parseSize(values['small-size']),
