@@ -34,7 +34,7 @@ export class Progress {
     this.draw();
   }
 
-  /** Starts the live line for one phase; `bound` says what ends it (e.g. "3 s or 200,000 ops"). */
+  /** Starts the live line for one phase, which shows what `counter` has counted so far. */
   begin(label: string, counter: LiveCounter): void {
     this.label = label;
     this.counter = counter;

@@ -67,6 +67,19 @@ function describe(p: PhaseResult): string {
 }
 
 /**
+ * One transfer lasts about a second, so a single run is at the mercy of the machine's other
+ * load: repeat it and keep the median run (by time), noting the spread. A failed run wins.
+ */
+async function medianOf(repeat: number, run: () => Promise<PhaseResult>): Promise<PhaseResult> {
+  const runs: PhaseResult[] = [];
+  for (let i = 0; i < repeat; i++) runs.push(await run());
+  const failed = runs.find((r) => r.errors > 0);
+  const median = failed ?? (runs.sort((a, b) => a.seconds - b.seconds)[Math.floor((runs.length - 1) / 2)] as PhaseResult);
+  if (runs.length > 1) median.extra = { ...median.extra, runs: runs.length, 'fastest MiB/s': Math.max(...runs.map((r) => r.mibPerSec)), 'slowest MiB/s': Math.min(...runs.map((r) => r.mibPerSec)) };
+  return median;
+}
+
+/**
  * Runs the selected workloads. `populate` says how list buckets get their keys: over HTTP here,
  * already done (sqlite, before the server started: `prePopulated` has the timings), or not at
  * all (the ceiling serves canned pages).
@@ -116,16 +129,6 @@ export async function runSuite(t: Target, o: Options, plan: SuitePlan, populate:
 
   const source = plan.source;
   if (source && w.has('large')) {
-    // One transfer lasts about a second, so a single run is at the mercy of the machine's
-    // other load: repeat and keep the median run (by time).
-    const medianOf = async (op: 'PUT' | 'GET', objects: LargeObject[]): Promise<PhaseResult> => {
-      const runs: PhaseResult[] = [];
-      for (let i = 0; i < o.largeRepeat; i++) runs.push(await runLargePhase(t, op, bucket, source.file, objects));
-      const failed = runs.find((r) => r.errors > 0);
-      const median = failed ?? (runs.sort((a, b) => a.seconds - b.seconds)[Math.floor((runs.length - 1) / 2)] as PhaseResult);
-      if (runs.length > 1) median.extra = { ...median.extra, runs: runs.length, 'fastest MiB/s': Math.max(...runs.map((r) => r.mibPerSec)), 'slowest MiB/s': Math.min(...runs.map((r) => r.mibPerSec)) };
-      return median;
-    };
     for (const objects of [[source.single], source.parallel]) {
       if (objects.length === 0) continue;
       remember(
@@ -133,8 +136,8 @@ export async function runSuite(t: Target, o: Options, plan: SuitePlan, populate:
         bucket,
         objects.map((x) => x.key),
       );
-      report(await medianOf('PUT', objects));
-      report(await medianOf('GET', objects));
+      report(await medianOf(o.largeRepeat, () => runLargePhase(t, 'PUT', bucket, source.file, objects)));
+      report(await medianOf(o.largeRepeat, () => runLargePhase(t, 'GET', bucket, source.file, objects)));
     }
   }
 
@@ -143,7 +146,7 @@ export async function runSuite(t: Target, o: Options, plan: SuitePlan, populate:
     const mp = report(await runMultipartPhase(t, source.file, { bucket, object: source.multipart, partSize: o.partSize, inFlight: o.partsInFlight }));
     // Reading the assembled object back checks it byte for byte (CRC32) and measures its GET.
     if (mp.errors === 0) {
-      const get = await runLargePhase(t, 'GET', bucket, source.file, [source.multipart]);
+      const get = await medianOf(o.largeRepeat, () => runLargePhase(t, 'GET', bucket, source.file, [source.multipart]));
       get.name += ' (the multipart object)';
       report(get);
     }

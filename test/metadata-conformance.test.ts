@@ -19,6 +19,7 @@ import {
   type ListUploadsResult,
   type MetadataStore,
   type ObjectRecord,
+  type PartRecord,
   type UploadRecord,
 } from '../src/metadata/types.js';
 
@@ -529,6 +530,74 @@ for (const engine of ENGINES) {
         assert.equal(parts[0]?.upload_id, 'up-1');
         assert.match(parts[0]?.last_modified ?? '', ISO_SECONDS);
         await assert.rejects(store.putPart('no-such-upload', 1, 1, '"x"'));
+      });
+
+      it('[beyond upstream] keeps the declared checksum algorithm/type of an upload', async () => {
+        const up: UploadRecord = { ...uploadRec('b', 'k', 'up-1'), checksum_algorithm: 'crc32', checksum_type: 'FULL_OBJECT' };
+        await store.createMultipartUpload(up);
+        await store.createMultipartUpload(uploadRec('b', 'k', 'up-2'));
+        await store.createMultipartUpload({ ...uploadRec('b', 'k', 'up-3'), checksum_algorithm: null, checksum_type: null });
+        assert.deepEqual(await store.getMultipartUpload('b', 'k', 'up-1'), up);
+        // Without an algorithm the fields are absent, so a plain record round-trips unchanged.
+        assert.deepEqual(await store.getMultipartUpload('b', 'k', 'up-2'), uploadRec('b', 'k', 'up-2'));
+        assert.deepEqual(await store.getMultipartUpload('b', 'k', 'up-3'), uploadRec('b', 'k', 'up-3'));
+        const listed = await store.listMultipartUploads('b', uploadOpts());
+        assert.deepEqual(listed.uploads.map((u) => [u.upload_id, u.checksum_algorithm, u.checksum_type]), [
+          ['up-1', 'crc32', 'FULL_OBJECT'],
+          ['up-2', undefined, undefined],
+          ['up-3', undefined, undefined],
+        ]);
+      });
+
+      it('[beyond upstream] putPart stores, replaces and clears a part checksum', async () => {
+        await store.createMultipartUpload(uploadRec('b', 'k', 'up-1'));
+        const c1 = { algorithm: 'crc32', value: 'AAAAAQ==' };
+        const c2 = { algorithm: 'sha256', value: 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' };
+        await store.putPart('up-1', 1, 10, '"e1"', c1);
+        await store.putPart('up-1', 2, 10, '"e2"');
+        await store.putPart('up-1', 3, 10, '"e3"', c1);
+        let parts = await store.getPartsForCompletion('up-1');
+        assert.deepEqual(parts.map((p) => p.checksum), [c1, undefined, c1]);
+        assert.equal('checksum' in (parts[1] as PartRecord), false);
+        await store.putPart('up-1', 1, 11, '"e1b"', c2);
+        await store.putPart('up-1', 3, 12, '"e3b"', null);
+        parts = await store.getPartsForCompletion('up-1');
+        assert.deepEqual(parts.map((p) => p.checksum), [c2, undefined, undefined]);
+        const page = await store.listParts('up-1', 0, 1);
+        assert.deepEqual(page.parts[0]?.checksum, c2);
+        // Returned records are copies.
+        (page.parts[0]?.checksum as { value: string }).value = 'changed';
+        assert.deepEqual((await store.listParts('up-1', 0, 1)).parts[0]?.checksum, c2);
+      });
+
+      it('[beyond upstream] complete, abort, reap and bucket delete drop upload and part checksums', async () => {
+        const withChecksum = (key: string, id: string, at?: string): UploadRecord => ({
+          ...uploadRec('b', key, id, at),
+          checksum_algorithm: 'crc32c',
+          checksum_type: 'COMPOSITE',
+        });
+        const c = { algorithm: 'crc32c', value: 'AAAAAg==' };
+        await store.createMultipartUpload(withChecksum('k', 'up-c'));
+        await store.putPart('up-c', 1, 5, '"p"', c);
+        await store.completeMultipartUpload('b', 'k', 'up-c', objectRec('b', 'k'));
+        await store.createMultipartUpload(withChecksum('k', 'up-a'));
+        await store.putPart('up-a', 1, 5, '"p"', c);
+        await store.abortMultipartUpload('b', 'k', 'up-a');
+        await store.createMultipartUpload(withChecksum('k', 'up-r', '2000-01-01T00:00:00.000Z'));
+        await store.putPart('up-r', 1, 5, '"p"', c);
+        await store.reapExpiredUploads(604800);
+        await store.createBucket(bucketRec('gone'));
+        await store.createMultipartUpload({ ...withChecksum('k', 'up-d'), bucket: 'gone' });
+        await store.putPart('up-d', 1, 5, '"p"', c);
+        await store.deleteBucket('gone');
+        await store.createBucket(bucketRec('gone'));
+        // The same ids created again without checksums must not inherit the old ones.
+        for (const [bucket, id] of [['b', 'up-c'], ['b', 'up-a'], ['b', 'up-r'], ['gone', 'up-d']] as const) {
+          await store.createMultipartUpload({ ...uploadRec(bucket, 'k', id), initiated_at: '' });
+          const again = await store.getMultipartUpload(bucket, 'k', id);
+          assert.equal(again?.checksum_algorithm, undefined, id);
+          assert.deepEqual(await store.getPartsForCompletion(id), [], id);
+        }
       });
 
       it('listParts pages with markers and exact truncation', async () => {
@@ -1065,16 +1134,39 @@ describe('SqliteMetadataStore (engine-specific)', () => {
     await store.close();
   });
 
+  it('[beyond upstream] leaves no multipart checksum rows behind after complete, abort and reap', async () => {
+    const count = (table: string): number => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    await store.createBucket(bucketRec('mp-sums'));
+    const ids = ['s-c', 's-a', 's-r'];
+    for (const id of ids) {
+      const at = id === 's-r' ? '2000-01-01T00:00:00.000Z' : '2026-01-01T00:00:00.000Z';
+      await store.createMultipartUpload({ ...uploadRec('mp-sums', 'k', id, at), checksum_algorithm: 'crc32', checksum_type: 'COMPOSITE' });
+      await store.putPart(id, 1, 5, '"p"', { algorithm: 'crc32', value: 'AAAAAQ==' });
+    }
+    assert.equal(count('upload_checksums'), 3);
+    assert.equal(count('part_checksums'), 3);
+    await store.completeMultipartUpload('mp-sums', 'k', 's-c', objectRec('mp-sums', 'k'));
+    await store.abortMultipartUpload('mp-sums', 'k', 's-a');
+    await store.reapExpiredUploads(604800);
+    assert.equal(count('upload_checksums'), 0);
+    assert.equal(count('part_checksums'), 0);
+    await store.createMultipartUpload({ ...uploadRec('mp-sums', 'k', 's-d'), checksum_algorithm: 'sha1', checksum_type: 'COMPOSITE' });
+    await store.putPart('s-d', 1, 5, '"p"', { algorithm: 'sha1', value: 'x' });
+    await store.deleteBucket('mp-sums');
+    assert.equal(count('upload_checksums'), 0);
+    assert.equal(count('part_checksums'), 0);
+  });
+
   it('creates exactly the spec schema (sqlite_master text per table and index)', () => {
     const rows = store.db
       .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")
       .all() as { name: string; sql: string }[];
     const actual = new Map(rows.map((r) => [r.name, r.sql]));
     for (const [name, ddl] of Object.entries(SPEC_DDL)) assert.equal(actual.get(name), ddl, name);
-    // The only additions are the checksum side table and the commit intents (beyond upstream).
+    // The only additions are the checksum side tables and the commit intents (beyond upstream).
     assert.deepEqual(
       [...actual.keys()].filter((n) => !(n in SPEC_DDL)).sort(),
-      ['commit_intents', 'object_checksums'],
+      ['commit_intents', 'object_checksums', 'part_checksums', 'upload_checksums'],
     );
     const versions = store.db.prepare('SELECT version, applied_at FROM schema_version').all() as {
       version: number;

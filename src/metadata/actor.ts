@@ -12,6 +12,7 @@ import type {
   ListUploadsOptions,
   ListUploadsResult,
   MetadataStore,
+  ObjectChecksum,
   ObjectRecord,
   PartRecord,
   ReapedUpload,
@@ -99,8 +100,8 @@ export class MetadataActor implements MetadataStore {
   getMultipartUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | null> {
     return this.engine.getMultipartUpload(bucket, key, uploadId);
   }
-  putPart(uploadId: string, partNumber: number, size: number, etag: string): Promise<void> {
-    return this.write(() => this.engine.putPart(uploadId, partNumber, size, etag));
+  putPart(uploadId: string, partNumber: number, size: number, etag: string, checksum?: ObjectChecksum | null): Promise<void> {
+    return this.write(() => this.engine.putPart(uploadId, partNumber, size, etag, checksum));
   }
   listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsResult> {
     return this.engine.listParts(uploadId, partNumberMarker, maxParts);

@@ -15,6 +15,7 @@ import {
   type ListUploadsOptions,
   type ListUploadsResult,
   type MetadataStore,
+  type ObjectChecksum,
   type ObjectRecord,
   type PartRecord,
   type ReapedUpload,
@@ -70,6 +71,22 @@ interface BucketState {
 
 function copyObject(o: ObjectRecord): ObjectRecord {
   return { ...o, checksum: o.checksum ? { ...o.checksum } : null };
+}
+
+/** Checksum fields are present only when set, as the SQLite engine returns them. */
+function copyUpload(u: UploadRecord): UploadRecord {
+  const { checksum_algorithm, checksum_type, ...rest } = u;
+  const copy: UploadRecord = { ...rest };
+  if (checksum_algorithm) {
+    copy.checksum_algorithm = checksum_algorithm;
+    copy.checksum_type = checksum_type ?? null;
+  }
+  return copy;
+}
+
+function copyPart(p: PartRecord): PartRecord {
+  const { checksum, ...rest } = p;
+  return checksum ? { ...rest, checksum: { ...checksum } } : rest;
 }
 
 /** Start index of a range read for a cursor over items ordered by key (then `compareRows`). */
@@ -205,24 +222,24 @@ export class MemoryMetadataStore implements MetadataStore {
   async createMultipartUpload(u: UploadRecord): Promise<void> {
     const state = this.bucketState(u.bucket);
     if (this.uploads.has(u.upload_id)) throw new Error(`metadata: upload ${u.upload_id} already exists`);
-    const record = { ...u, initiated_at: u.initiated_at || isoNow() };
+    const record = copyUpload({ ...u, initiated_at: u.initiated_at || isoNow() });
     this.uploads.set(u.upload_id, record);
     state.uploads.upsert(record);
   }
 
   async getMultipartUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | null> {
     const u = this.uploads.get(uploadId);
-    return u !== undefined && u.bucket === bucket && u.key === key ? { ...u } : null;
+    return u !== undefined && u.bucket === bucket && u.key === key ? copyUpload(u) : null;
   }
 
-  async putPart(uploadId: string, partNumber: number, size: number, etag: string): Promise<void> {
+  async putPart(uploadId: string, partNumber: number, size: number, etag: string, checksum?: ObjectChecksum | null): Promise<void> {
     if (!this.uploads.has(uploadId)) throw new Error(`metadata: upload ${uploadId} does not exist`);
     let parts = this.parts.get(uploadId);
     if (parts === undefined) {
       parts = new Map();
       this.parts.set(uploadId, parts);
     }
-    parts.set(partNumber, { upload_id: uploadId, part_number: partNumber, size, etag, last_modified: isoNow() });
+    parts.set(partNumber, copyPart({ upload_id: uploadId, part_number: partNumber, size, etag, last_modified: isoNow(), checksum }));
   }
 
   private sortedParts(uploadId: string): PartRecord[] {
@@ -232,11 +249,11 @@ export class MemoryMetadataStore implements MetadataStore {
   async listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsResult> {
     if (maxParts <= 0) return { parts: [], isTruncated: false };
     const after = this.sortedParts(uploadId).filter((p) => p.part_number > partNumberMarker);
-    return partsPage(after.slice(0, maxParts + 1), maxParts);
+    return partsPage(after.slice(0, maxParts + 1).map(copyPart), maxParts);
   }
 
   async getPartsForCompletion(uploadId: string): Promise<PartRecord[]> {
-    return this.sortedParts(uploadId).map((p) => ({ ...p }));
+    return this.sortedParts(uploadId).map(copyPart);
   }
 
   async completeMultipartUpload(bucket: string, key: string, uploadId: string, obj: ObjectRecord): Promise<void> {
@@ -267,7 +284,7 @@ export class MemoryMetadataStore implements MetadataStore {
     const keyOf = (u: UploadRecord): string => u.key;
     return listUploadsWith(options, (cursor, end, limit) => {
       const start = cursorStart(state.uploads, cursor, keyOf, compareUploads);
-      return state.uploads.slice(start, limit, end, keyOf).map((u) => ({ ...u }));
+      return state.uploads.slice(start, limit, end, keyOf).map(copyUpload);
     });
   }
 

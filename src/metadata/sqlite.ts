@@ -19,6 +19,7 @@ import {
   type ListUploadsOptions,
   type ListUploadsResult,
   type MetadataStore,
+  type ObjectChecksum,
   type ObjectRecord,
   type PartRecord,
   type ReapedUpload,
@@ -120,6 +121,26 @@ export const SQLITE_CHECKSUM_TABLE = `CREATE TABLE IF NOT EXISTS object_checksum
 );`;
 
 /**
+ * [beyond upstream] Multipart flexible checksums: the algorithm and type an upload declared, and
+ * each part's verified checksum (rows carry the part's ETag, so a part overwritten by an
+ * implementation that ignores this table never shows a stale checksum). Removed with their
+ * upload and parts.
+ */
+export const SQLITE_MULTIPART_CHECKSUM_TABLES = `CREATE TABLE IF NOT EXISTS upload_checksums (
+    upload_id TEXT PRIMARY KEY,
+    algorithm TEXT NOT NULL,
+    type      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS part_checksums (
+    upload_id   TEXT NOT NULL,
+    part_number INTEGER NOT NULL,
+    etag        TEXT NOT NULL,
+    algorithm   TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+);`;
+
+/**
  * [beyond upstream] Write-ahead commit intents (CommitIntent): the crash-only publish protocol
  * needs them in the same durable store as the rows they commit. Other implementations ignore it.
  */
@@ -152,12 +173,35 @@ interface ObjectRow {
   checksum_value: string | null;
 }
 
+interface UploadRow extends UploadRecord {
+  checksum_algorithm: string | null;
+  checksum_type: string | null;
+}
+
+interface PartRow {
+  upload_id: string;
+  part_number: number;
+  size: number;
+  etag: string;
+  last_modified: string;
+  checksum_algorithm: string | null;
+  checksum_value: string | null;
+}
+
 interface CredentialRow extends Omit<CredentialRecord, 'active'> {
   active: number;
 }
 
 const OBJECT_SELECT = `SELECT o.*, c.algorithm AS checksum_algorithm, c.value AS checksum_value
 FROM objects o LEFT JOIN object_checksums c ON c.bucket = o.bucket AND c.key = o.key AND c.etag = o.etag`;
+
+/** Uploads with their declared checksum; a subquery so the WHERE clauses keep plain column names. */
+const UPLOADS_FROM = `(SELECT u.*, c.algorithm AS checksum_algorithm, c.type AS checksum_type
+  FROM multipart_uploads u LEFT JOIN upload_checksums c ON c.upload_id = u.upload_id)`;
+
+const PART_SELECT = `SELECT p.*, c.algorithm AS checksum_algorithm, c.value AS checksum_value
+FROM multipart_parts p LEFT JOIN part_checksums c
+  ON c.upload_id = p.upload_id AND c.part_number = p.part_number AND c.etag = p.etag`;
 
 const UPLOAD_ORDER = 'ORDER BY key, initiated_at, upload_id';
 
@@ -185,8 +229,8 @@ function toObject(r: ObjectRow): ObjectRecord {
   };
 }
 
-function toUpload(r: UploadRecord): UploadRecord {
-  return {
+function toUpload(r: UploadRow): UploadRecord {
+  const u: UploadRecord = {
     upload_id: r.upload_id,
     bucket: r.bucket,
     key: r.key,
@@ -203,6 +247,18 @@ function toUpload(r: UploadRecord): UploadRecord {
     owner_display: r.owner_display,
     initiated_at: r.initiated_at,
   };
+  // Present only when declared, so records without a checksum round-trip unchanged.
+  if (r.checksum_algorithm !== null && r.checksum_algorithm !== undefined) {
+    u.checksum_algorithm = r.checksum_algorithm;
+    u.checksum_type = r.checksum_type;
+  }
+  return u;
+}
+
+function toPart(r: PartRow): PartRecord {
+  const p: PartRecord = { upload_id: r.upload_id, part_number: r.part_number, size: r.size, etag: r.etag, last_modified: r.last_modified };
+  if (r.checksum_algorithm !== null && r.checksum_value !== null) p.checksum = { algorithm: r.checksum_algorithm, value: r.checksum_value };
+  return p;
 }
 
 function toCredential(r: CredentialRow): CredentialRecord {
@@ -259,6 +315,7 @@ export class SqliteMetadataStore implements MetadataStore {
       db.transaction(() => {
         db.exec(SQLITE_SCHEMA);
         db.exec(SQLITE_CHECKSUM_TABLE);
+        db.exec(SQLITE_MULTIPART_CHECKSUM_TABLES);
         db.exec(SQLITE_INTENT_TABLE);
         db.prepare('INSERT OR IGNORE INTO schema_version (version, applied_at) VALUES (?, ?)').run(
           SCHEMA_VERSION,
@@ -353,10 +410,9 @@ export class SqliteMetadataStore implements MetadataStore {
   async deleteBucket(name: string): Promise<void> {
     // Explicit cascade: does not depend on the foreign_keys pragma of whoever created the rows.
     this.inTransaction(() => {
-      this.run(
-        'DELETE FROM multipart_parts WHERE upload_id IN (SELECT upload_id FROM multipart_uploads WHERE bucket = ?)',
-        name,
-      );
+      for (const table of ['multipart_parts', 'part_checksums', 'upload_checksums']) {
+        this.run(`DELETE FROM ${table} WHERE upload_id IN (SELECT upload_id FROM multipart_uploads WHERE bucket = ?)`, name);
+      }
       this.run('DELETE FROM multipart_uploads WHERE bucket = ?', name);
       this.run('DELETE FROM object_checksums WHERE bucket = ?', name);
       this.run('DELETE FROM objects WHERE bucket = ?', name);
@@ -453,6 +509,10 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- multipart ----
 
   async createMultipartUpload(u: UploadRecord): Promise<void> {
+    this.inTransaction(() => this.insertUpload(u));
+  }
+
+  private insertUpload(u: UploadRecord): void {
     this.run(
       `INSERT INTO multipart_uploads (upload_id, bucket, key, content_type, content_encoding,
          content_language, content_disposition, cache_control, expires, storage_class, acl,
@@ -474,11 +534,19 @@ export class SqliteMetadataStore implements MetadataStore {
       u.owner_display,
       u.initiated_at || isoNow(),
     );
+    if (u.checksum_algorithm) {
+      this.run(
+        'INSERT OR REPLACE INTO upload_checksums (upload_id, algorithm, type) VALUES (?, ?, ?)',
+        u.upload_id,
+        u.checksum_algorithm,
+        u.checksum_type ?? 'COMPOSITE',
+      );
+    }
   }
 
   async getMultipartUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | null> {
-    const r = this.get<UploadRecord>(
-      'SELECT * FROM multipart_uploads WHERE upload_id = ? AND bucket = ? AND key = ?',
+    const r = this.get<UploadRow>(
+      `SELECT * FROM ${UPLOADS_FROM} WHERE upload_id = ? AND bucket = ? AND key = ?`,
       uploadId,
       bucket,
       key,
@@ -486,7 +554,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return r === undefined ? null : toUpload(r);
   }
 
-  async putPart(uploadId: string, partNumber: number, size: number, etag: string): Promise<void> {
+  async putPart(uploadId: string, partNumber: number, size: number, etag: string, checksum?: ObjectChecksum | null): Promise<void> {
+    this.inTransaction(() => this.upsertPart(uploadId, partNumber, size, etag, checksum ?? null));
+  }
+
+  private upsertPart(uploadId: string, partNumber: number, size: number, etag: string, checksum: ObjectChecksum | null): void {
     this.run(
       `INSERT OR REPLACE INTO multipart_parts (upload_id, part_number, size, etag, last_modified)
        VALUES (?, ?, ?, ?, ?)`,
@@ -496,22 +568,33 @@ export class SqliteMetadataStore implements MetadataStore {
       etag,
       isoNow(),
     );
+    if (checksum) {
+      this.run(
+        'INSERT OR REPLACE INTO part_checksums (upload_id, part_number, etag, algorithm, value) VALUES (?, ?, ?, ?, ?)',
+        uploadId,
+        partNumber,
+        etag,
+        checksum.algorithm,
+        checksum.value,
+      );
+    } else {
+      this.run('DELETE FROM part_checksums WHERE upload_id = ? AND part_number = ?', uploadId, partNumber);
+    }
   }
 
   async listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsResult> {
     if (maxParts <= 0) return { parts: [], isTruncated: false };
-    const rows = this.all<PartRecord>(
-      'SELECT * FROM multipart_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
+    const rows = this.all<PartRow>(
+      `${PART_SELECT} WHERE p.upload_id = ? AND p.part_number > ? ORDER BY p.part_number LIMIT ?`,
       uploadId,
       partNumberMarker,
       maxParts + 1,
     );
-    return partsPage(rows, maxParts);
+    return partsPage(rows.map(toPart), maxParts);
   }
 
   async getPartsForCompletion(uploadId: string): Promise<PartRecord[]> {
-    return this.all<PartRecord>('SELECT * FROM multipart_parts WHERE upload_id = ? ORDER BY part_number', uploadId)
-      .map((p) => ({ ...p }));
+    return this.all<PartRow>(`${PART_SELECT} WHERE p.upload_id = ? ORDER BY p.part_number`, uploadId).map(toPart);
   }
 
   async completeMultipartUpload(bucket: string, key: string, uploadId: string, obj: ObjectRecord): Promise<void> {
@@ -533,18 +616,24 @@ export class SqliteMetadataStore implements MetadataStore {
       bucket,
       key,
     ).changes;
-    if (removed > 0) this.run('DELETE FROM multipart_parts WHERE upload_id = ?', uploadId);
+    if (removed > 0) this.deleteUploadChildren(uploadId);
+  }
+
+  private deleteUploadChildren(uploadId: string): void {
+    this.run('DELETE FROM multipart_parts WHERE upload_id = ?', uploadId);
+    this.run('DELETE FROM part_checksums WHERE upload_id = ?', uploadId);
+    this.run('DELETE FROM upload_checksums WHERE upload_id = ?', uploadId);
   }
 
   async listMultipartUploads(bucket: string, options: ListUploadsOptions): Promise<ListUploadsResult> {
     return listUploadsWith(options, (cursor, end, limit) => {
       const endClause = end === null ? '' : ' AND key < ?';
       const endParams: SqlParam[] = end === null ? [] : [end];
-      let rows: UploadRecord[];
+      let rows: UploadRow[];
       if (cursor.kind === 'after') {
         const { key, initiated_at, upload_id } = cursor.row;
-        rows = this.all<UploadRecord>(
-          `SELECT * FROM multipart_uploads WHERE bucket = ? AND key >= ?
+        rows = this.all<UploadRow>(
+          `SELECT * FROM ${UPLOADS_FROM} WHERE bucket = ? AND key >= ?
              AND (key > ? OR initiated_at > ? OR (initiated_at = ? AND upload_id > ?))${endClause}
            ${UPLOAD_ORDER} LIMIT ?`,
           bucket,
@@ -558,8 +647,8 @@ export class SqliteMetadataStore implements MetadataStore {
         );
       } else {
         const op = cursor.inclusive ? '>=' : '>';
-        rows = this.all<UploadRecord>(
-          `SELECT * FROM multipart_uploads WHERE bucket = ? AND key ${op} ?${endClause} ${UPLOAD_ORDER} LIMIT ?`,
+        rows = this.all<UploadRow>(
+          `SELECT * FROM ${UPLOADS_FROM} WHERE bucket = ? AND key ${op} ?${endClause} ${UPLOAD_ORDER} LIMIT ?`,
           bucket,
           cursor.key,
           ...endParams,
@@ -606,7 +695,7 @@ export class SqliteMetadataStore implements MetadataStore {
         cutoff,
       );
       for (const u of expired) {
-        this.run('DELETE FROM multipart_parts WHERE upload_id = ?', u.upload_id);
+        this.deleteUploadChildren(u.upload_id);
         this.run('DELETE FROM multipart_uploads WHERE upload_id = ?', u.upload_id);
       }
       return expired.map((u) => ({ upload_id: u.upload_id, bucket: u.bucket, key: u.key }));

@@ -58,6 +58,13 @@ export interface UploadRecord extends ContentFields {
   owner_id: string;
   owner_display: string;
   initiated_at: string;
+  /**
+   * Beyond upstream (side table, like ObjectRecord.checksum): the flexible checksum algorithm
+   * ('crc32' ...) and type ('COMPOSITE' | 'FULL_OBJECT') declared by CreateMultipartUpload.
+   * Engines return the fields only when the upload declared an algorithm.
+   */
+  checksum_algorithm?: string | null;
+  checksum_type?: string | null;
 }
 
 export interface PartRecord {
@@ -66,6 +73,8 @@ export interface PartRecord {
   size: number;
   etag: string;
   last_modified: string;
+  /** Beyond upstream: the part's verified checksum; engines return it only when there is one. */
+  checksum?: ObjectChecksum | null;
 }
 
 export interface CredentialRecord {
@@ -134,7 +143,7 @@ export class BucketExistsError extends Error {
 /** The metadata write that makes one published data file visible (s3/publish.ts). */
 export type CommitAction =
   | { kind: 'object'; object: ObjectRecord }
-  | { kind: 'part'; uploadId: string; partNumber: number; size: number; etag: string }
+  | { kind: 'part'; uploadId: string; partNumber: number; size: number; etag: string; checksum?: ObjectChecksum | null }
   | { kind: 'complete'; bucket: string; key: string; uploadId: string; object: ObjectRecord };
 
 /**
@@ -174,7 +183,8 @@ export interface MetadataStore {
 
   createMultipartUpload(upload: UploadRecord): Promise<void>;
   getMultipartUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | null>;
-  putPart(uploadId: string, partNumber: number, size: number, etag: string): Promise<void>;
+  /** Upsert; a part without `checksum` replaces one that had a checksum. */
+  putPart(uploadId: string, partNumber: number, size: number, etag: string, checksum?: ObjectChecksum | null): Promise<void>;
   listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsResult>;
   getPartsForCompletion(uploadId: string): Promise<PartRecord[]>;
   /** Atomically: upsert the object, delete the upload's parts and the upload. */

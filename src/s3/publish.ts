@@ -56,7 +56,7 @@ export async function applyCommitAction(metadata: MetadataStore, action: CommitA
     case 'object':
       return metadata.putObject(action.object);
     case 'part':
-      return metadata.putPart(action.uploadId, action.partNumber, action.size, action.etag);
+      return metadata.putPart(action.uploadId, action.partNumber, action.size, action.etag, action.checksum);
     case 'complete':
       return metadata.completeMultipartUpload(action.bucket, action.key, action.uploadId, action.object);
   }

@@ -2,8 +2,17 @@
 // (s3-api.md §6). Parts may arrive in parallel, out of order, and start at any number.
 import { createHash } from 'node:crypto';
 import { createIngest } from '../../ingest/ingest.js';
-import { checksumHeaderName } from '../../checksum/index.js';
-import type { PartRecord, UploadRecord } from '../../metadata/types.js';
+import { checksumDisplayName, checksumHeaderName, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../checksum/index.js';
+import {
+  checksumTypeAllowed,
+  checksumTypeOfValue,
+  compositeChecksum,
+  defaultChecksumType,
+  fullObjectCrc,
+  isCrcAlgorithm,
+  type MultipartChecksumType,
+} from '../../checksum/multipart.js';
+import type { ObjectChecksum, PartRecord, UploadRecord } from '../../metadata/types.js';
 import type { StagedWrite } from '../../storage/types.js';
 import { childrenNamed, childText, parseXml, XmlParseError } from '../../xml/parser.js';
 import type { XmlNode } from '../../xml/writer.js';
@@ -51,10 +60,38 @@ export async function requireUpload(ctx: RequestContext): Promise<UploadRecord> 
   return upload;
 }
 
+/** x-amz-checksum-algorithm / x-amz-checksum-type of CreateMultipartUpload, validated as S3 does. */
+function declaredChecksum(h: Record<string, string | undefined>): { algorithm: ChecksumAlgorithm; type: MultipartChecksumType } | null {
+  const algHeader = h['x-amz-checksum-algorithm'];
+  const typeHeader = h['x-amz-checksum-type'];
+  if (algHeader === undefined) {
+    if (typeHeader !== undefined) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+    return null;
+  }
+  const algorithm = parseChecksumAlgorithm(algHeader);
+  if (algorithm === null || algHeader.trim().toLowerCase().startsWith('x-amz-')) throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-algorithm header is invalid.');
+  let type = defaultChecksumType(algorithm);
+  if (typeHeader !== undefined) {
+    const t = typeHeader.trim().toUpperCase();
+    if (t !== 'COMPOSITE' && t !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+    type = t;
+  }
+  if (!checksumTypeAllowed(algorithm, type)) {
+    throw new S3Error('InvalidRequest', `The ${type} checksum type cannot be used with the ${algorithm} checksum algorithm.`);
+  }
+  return { algorithm, type };
+}
+
+/** The algorithm an upload declared, or undefined. */
+function uploadAlgorithm(upload: UploadRecord): ChecksumAlgorithm | undefined {
+  return upload.checksum_algorithm ? (parseChecksumAlgorithm(upload.checksum_algorithm) ?? undefined) : undefined;
+}
+
 export const createMultipartUpload: OperationHandler = async (ctx) => {
   assertWritableKey(ctx.key);
   await requireBucket(ctx);
   const h = ctx.headers;
+  const checksum = declaredChecksum(h);
   const owner = { id: ctx.principal.ownerId, displayName: ctx.principal.displayName };
   const upload: UploadRecord = {
     upload_id: newUploadId(),
@@ -68,38 +105,72 @@ export const createMultipartUpload: OperationHandler = async (ctx) => {
     owner_display: owner.displayName,
     initiated_at: nowIso(),
   };
+  if (checksum) {
+    upload.checksum_algorithm = checksum.algorithm;
+    upload.checksum_type = checksum.type;
+  }
   await ctx.deps.metadata.createMultipartUpload(upload);
-  return xmlResponse('InitiateMultipartUploadResult', [
+  const response = xmlResponse('InitiateMultipartUploadResult', [
     ['Bucket', ctx.bucket],
     ['Key', ctx.key],
     ['UploadId', upload.upload_id],
   ]);
+  if (checksum) {
+    response.headers['x-amz-checksum-algorithm'] = checksumDisplayName(checksum.algorithm);
+    response.headers['x-amz-checksum-type'] = checksum.type;
+  }
+  return response;
 };
 
 /** Parts of one number replace each other; the lock keeps bytes and row of one upload together. */
-export function publishPart(ctx: RequestContext, uploadId: string, partNumber: number, write: StagedWrite, etag: string): Promise<void> {
+export function publishPart(ctx: RequestContext, uploadId: string, partNumber: number, write: StagedWrite, etag: string, checksum?: ObjectChecksum | null): Promise<void> {
   return publish(ctx.deps.metadata, ctx.bucket, `\0part\0${uploadId}\0${partNumber}`, write, {
-    action: { kind: 'part', uploadId, partNumber, size: write.size, etag },
+    action: { kind: 'part', uploadId, partNumber, size: write.size, etag, checksum: checksum ?? null },
   });
+}
+
+/** Whether the request carries a flexible checksum of its own (header, trailer or SDK hint). */
+function requestNamesChecksum(h: Record<string, string | undefined>): boolean {
+  if (h['x-amz-sdk-checksum-algorithm'] !== undefined) return true;
+  if ((h['x-amz-trailer'] ?? '').toLowerCase().includes('x-amz-checksum-')) return true;
+  return Object.keys(h).some((name) => name.startsWith('x-amz-checksum-'));
 }
 
 export const uploadPart: OperationHandler = async (ctx) => {
   const partNumber = parsePartNumber(ctx);
   const upload = await requireUpload(ctx);
   const { storage } = ctx.deps;
-  const ingest = createIngest(ctx.body, { payload: ctx.payload, headers: ctx.headers, maxSize: MAX_PART_SIZE, poolDigestMinBytes: poolDigestThreshold(storage) });
+  const declared = uploadAlgorithm(upload);
+  // A part sent without any checksum of an upload that declared one gets it computed here, so
+  // Complete can always derive the object checksum.
+  const headers = declared !== undefined && !requestNamesChecksum(ctx.headers) ? { ...ctx.headers, 'x-amz-sdk-checksum-algorithm': declared } : ctx.headers;
+  const ingest = createIngest(ctx.body, { payload: ctx.payload, headers, maxSize: MAX_PART_SIZE, poolDigestMinBytes: poolDigestThreshold(storage) });
   const { write, result } = await stageVerified(ingest, (body) => storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, body));
+  if (declared !== undefined && result.checksum?.algorithm !== declared) {
+    await write.discard();
+    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${declared}, actual checksum Type: ${result.checksum?.algorithm ?? 'null'}`);
+  }
   const etag = `"${result.md5Hex}"`;
-  await publishPart(ctx, upload.upload_id, partNumber, write, etag);
-  const headers: Record<string, string> = { ETag: etag };
-  if (result.checksum) headers[checksumHeaderName(result.checksum.algorithm)] = result.checksum.base64;
-  return emptyResponse(200, headers);
+  const checksum = result.checksum ? { algorithm: result.checksum.algorithm, value: result.checksum.base64 } : null;
+  await publishPart(ctx, upload.upload_id, partNumber, write, etag, checksum);
+  const responseHeaders: Record<string, string> = { ETag: etag };
+  if (result.checksum) responseHeaders[checksumHeaderName(result.checksum.algorithm)] = result.checksum.base64;
+  return emptyResponse(200, responseHeaders);
 };
 
 interface RequestedPart {
   partNumber: number;
   etag: string;
+  /** The part checksum the client listed (<ChecksumCRC32> ...), if any. */
+  checksum?: ObjectChecksum;
 }
+
+/** XML element name of a checksum value: 'ChecksumCRC32', 'ChecksumSHA256' ... */
+function checksumElement(alg: ChecksumAlgorithm): string {
+  return `Checksum${checksumDisplayName(alg)}`;
+}
+
+const CHECKSUM_ELEMENTS: readonly [string, ChecksumAlgorithm][] = (['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] as const).map((a) => [checksumElement(a), a]);
 
 function stripQuotes(etag: string): string {
   return etag.trim().replace(/^"(.*)"$/, '$1');
@@ -120,7 +191,12 @@ function parseCompleteBody(body: Buffer): RequestedPart[] {
     const num = childText(p, 'PartNumber');
     const etag = childText(p, 'ETag');
     if (num === undefined || etag === undefined || !/^\d+$/.test(num)) throw new S3Error('MalformedXML');
-    return { partNumber: Number(num), etag: stripQuotes(etag) };
+    const part: RequestedPart = { partNumber: Number(num), etag: stripQuotes(etag) };
+    for (const [element, algorithm] of CHECKSUM_ELEMENTS) {
+      const value = childText(p, element);
+      if (value !== undefined) part.checksum = { algorithm, value: value.trim() };
+    }
+    return part;
   });
 }
 
@@ -143,15 +219,55 @@ function checkCompleteConditions(ctx: RequestContext, existingEtag: string | und
   }
 }
 
-function completeResult(ctx: RequestContext, etag: string) {
+function checksumXml(checksum: ObjectChecksum | null | undefined): XmlNode[] {
+  const alg = checksum ? parseChecksumAlgorithm(checksum.algorithm) : null;
+  if (!checksum || alg === null) return [];
+  return [[checksumElement(alg), checksum.value]];
+}
+
+function completeResult(ctx: RequestContext, etag: string, checksum: ObjectChecksum | null | undefined) {
   const host = ctx.headers['host'] ?? 'localhost';
   const location = `http://${host}/${ctx.bucket}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`;
+  const sum = checksumXml(checksum);
   return xmlResponse('CompleteMultipartUploadResult', [
     ['Location', location],
     ['Bucket', ctx.bucket],
     ['Key', ctx.key],
     ['ETag', etag],
+    ...sum,
+    ...(sum.length > 0 && checksum ? [['ChecksumType', checksumTypeOfValue(checksum.value)] as XmlNode] : []),
   ]);
+}
+
+/**
+ * Checks the part checksums the client listed against the stored ones and derives the object
+ * checksum from the upload's declared algorithm and type (null when it declared none, or when a
+ * part has no stored checksum of that algorithm, e.g. one written by UploadPartCopy).
+ */
+function objectChecksumFor(upload: UploadRecord, requested: RequestedPart[], listed: PartRecord[]): ObjectChecksum | null {
+  const algorithm = uploadAlgorithm(upload);
+  const type = upload.checksum_type === 'FULL_OBJECT' ? 'FULL_OBJECT' : 'COMPOSITE';
+  requested.forEach((r, i) => {
+    const stored = listed[i]?.checksum;
+    const invalidPart = new S3Error('InvalidPart', undefined, { UploadId: upload.upload_id, PartNumber: r.partNumber, ETag: `"${r.etag}"` });
+    if (r.checksum === undefined) {
+      if (algorithm !== undefined && type === 'COMPOSITE') {
+        throw new S3Error('InvalidRequest', `The upload was created using a ${algorithm} checksum. The complete request must include the checksum for each part. It was missing for part ${r.partNumber} in the request.`);
+      }
+      return;
+    }
+    if (!stored || stored.algorithm !== r.checksum.algorithm || stored.value !== r.checksum.value) throw invalidPart;
+  });
+  if (algorithm === undefined) return null;
+  const values: string[] = [];
+  for (const p of listed) {
+    if (p.checksum?.algorithm !== algorithm) return null;
+    values.push(p.checksum.value);
+  }
+  if (type === 'FULL_OBJECT' && isCrcAlgorithm(algorithm)) {
+    return { algorithm, value: fullObjectCrc(algorithm, listed.map((p, i) => ({ value: values[i] as string, size: p.size }))) };
+  }
+  return { algorithm, value: compositeChecksum(algorithm, values) };
 }
 
 export const completeMultipartUpload: OperationHandler = async (ctx) => {
@@ -170,7 +286,7 @@ export const completeMultipartUpload: OperationHandler = async (ctx) => {
       throw noSuchUpload;
     }
     const existing = await metadata.getObject(ctx.bucket, ctx.key);
-    if (existing && existing.etag === compositeEtag(retried.map((p) => p.etag))) return completeResult(ctx, existing.etag);
+    if (existing && existing.etag === compositeEtag(retried.map((p) => p.etag))) return completeResult(ctx, existing.etag, existing.checksum);
     throw noSuchUpload;
   }
   const requested = parseCompleteBody(body);
@@ -189,6 +305,7 @@ export const completeMultipartUpload: OperationHandler = async (ctx) => {
       throw new S3Error('EntityTooSmall', undefined, { UploadId: uploadId, PartNumber: p.part_number, ETag: p.etag, ProposedSize: p.size, MinSizeAllowed: MIN_PART_SIZE });
     }
   });
+  const checksum = objectChecksumFor(upload, requested, listed);
   checkCompleteConditions(ctx, (await metadata.getObject(ctx.bucket, ctx.key))?.etag);
 
   const etag = compositeEtag(listed.map((p) => p.etag));
@@ -227,12 +344,12 @@ export const completeMultipartUpload: OperationHandler = async (ctx) => {
         user_metadata: upload.user_metadata,
         last_modified: nowIso(),
         delete_marker: false,
-        checksum: null,
+        checksum,
       },
     },
   });
   await storage.deleteParts(ctx.bucket, ctx.key, uploadId).catch((e: Error) => log.warn('part cleanup after complete failed', { uploadId, error: e.message }));
-  return completeResult(ctx, etag);
+  return completeResult(ctx, etag, checksum);
 };
 
 export const abortMultipartUpload: OperationHandler = async (ctx) => {
@@ -257,11 +374,12 @@ export const listParts: OperationHandler = async (ctx) => {
     ['Initiator', ownerXml(upload.owner_id, upload.owner_display)],
     ['Owner', ownerXml(upload.owner_id, upload.owner_display)],
     ['StorageClass', upload.storage_class],
+    ...(upload.checksum_algorithm ? [['ChecksumAlgorithm', upload.checksum_algorithm.toUpperCase()] as XmlNode, ['ChecksumType', upload.checksum_type ?? 'COMPOSITE'] as XmlNode] : []),
     ['PartNumberMarker', marker],
     ['NextPartNumberMarker', result.nextPartNumberMarker ?? last?.part_number ?? marker],
     ['MaxParts', maxParts],
     ['IsTruncated', result.isTruncated],
-    ...result.parts.map((p): XmlNode => ['Part', [['PartNumber', p.part_number], ['LastModified', p.last_modified], ['ETag', p.etag], ['Size', p.size]]]),
+    ...result.parts.map((p): XmlNode => ['Part', [['PartNumber', p.part_number], ['LastModified', p.last_modified], ['ETag', p.etag], ['Size', p.size], ...checksumXml(p.checksum)]]),
   ]);
 };
 

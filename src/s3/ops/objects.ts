@@ -2,6 +2,7 @@
 import type { HttpResponse } from '../../http/types.js';
 import { createIngest } from '../../ingest/ingest.js';
 import { checksumHeaderName, type ChecksumAlgorithm } from '../../checksum/index.js';
+import { checksumTypeOfValue } from '../../checksum/multipart.js';
 import type { ObjectRecord } from '../../metadata/types.js';
 import { aclFromHeaders, serializeAcl } from '../acl.js';
 import { evaluateConditions, etagListMatches, resolveRange } from '../conditional.js';
@@ -118,7 +119,8 @@ async function readObject(ctx: RequestContext, withBody: boolean): Promise<HttpR
   const headers = objectResponseHeaders(obj, ctx.query);
   if (ctx.headers['x-amz-checksum-mode']?.toUpperCase() === 'ENABLED' && obj.checksum && !range) {
     headers[checksumHeaderName(obj.checksum.algorithm as ChecksumAlgorithm)] = obj.checksum.value;
-    headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+    // Multipart composite values end in "-N"; everything else covers the whole object.
+    headers['x-amz-checksum-type'] = checksumTypeOfValue(obj.checksum.value);
   }
   const length = range ? range.end - range.start + 1 : obj.size;
   headers['Content-Length'] = String(length);
