@@ -78,14 +78,15 @@ export function createS3Handler(deps: PipelineDeps, observer?: RequestObserver):
     // Resolved before auth only to name the operation in logs and metrics; a routing error is
     // raised after auth, as before, so auth errors keep precedence.
     let operation: OperationName | undefined;
+    let routeError: unknown;
     try {
       operation = resolveRoute(req.method, level, query, req.headers);
-    } catch {
-      operation = undefined;
+    } catch (e) {
+      routeError = e;
     }
     outcome.operation = operation;
     const auth = config.auth.enabled ? await deps.verifier.verify(req) : anonymousAuth;
-    if (operation === undefined) operation = resolveRoute(req.method, level, query, req.headers);
+    if (operation === undefined) throw routeError;
     const handler = OPERATION_HANDLERS[operation];
     const ctx: RequestContext = {
       req,
