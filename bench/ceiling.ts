@@ -11,7 +11,7 @@
 // BleepStore's figures divided by these show what the S3 work costs, and that the generator can
 // drive far more than BleepStore needs.
 //
-//   node dist/bench/ceiling.js --engine uws|node [--port N]
+//   node dist/bench/ceiling.js --engine uws|node [--port N] [--exit-with-stdin]
 // prints "Ceiling (ENGINE) listening on 127.0.0.1:PORT" once it accepts connections.
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -241,12 +241,15 @@ export function startCeiling(engine: CeilingEngine, port = 0): Promise<CeilingSe
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'uws' }, port: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'uws' }, port: { type: 'string', default: '0' }, 'exit-with-stdin': { type: 'boolean', default: false } } });
   const engine = values.engine;
   if (engine !== 'uws' && engine !== 'node') throw new Error(`--engine must be uws or node, got ${engine}`);
   const server = await startCeiling(engine, Number(values.port));
   process.stdout.write(`Ceiling (${engine}) listening on 127.0.0.1:${server.port}\n`);
+  let stopping = false;
   const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
     server.close().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -254,6 +257,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Started with a lifeline pipe (bench/server-process.ts): its end means the bench is gone.
+  if (values['exit-with-stdin']) {
+    process.stdin.on('end', stop).on('close', stop).resume();
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

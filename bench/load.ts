@@ -67,7 +67,7 @@ function startBleepStore(config: string): Promise<ServerProcess> {
 }
 
 function startCeilingProcess(engine: Engine): Promise<ServerProcess> {
-  return spawnServer(fileURLToPath(new URL('./ceiling.js', import.meta.url)), ['--engine', engine], CEILING_READY);
+  return spawnServer(fileURLToPath(new URL('./ceiling.js', import.meta.url)), ['--engine', engine, '--exit-with-stdin'], CEILING_READY, { stdinLifeline: true });
 }
 
 async function main(): Promise<void> {

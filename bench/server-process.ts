@@ -72,6 +72,11 @@ export interface SpawnOptions {
   timeoutMs?: number;
   /** Options for node itself, before the script (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /**
+   * Give the child a stdin pipe that stays open while this process lives, so a child that exits
+   * at the pipe's end (bench/ceiling.ts) dies with the bench even when the bench is killed -9.
+   */
+  stdinLifeline?: boolean;
 }
 
 /**
@@ -80,7 +85,7 @@ export interface SpawnOptions {
  */
 export function spawnServer(script: string, args: string[], ready: RegExp, options: SpawnOptions = {}): Promise<ServerProcess> {
   const timeoutMs = options.timeoutMs ?? 20_000;
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], { stdio: [options.stdinLifeline ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   let exited = false;
   const exitPromise = new Promise<void>((resolve) => child.once('exit', () => resolve()));
