@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { compareCodePoints, stringifyCompactSorted, stringifySorted } from '../src/meta/canonical-json.js';
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js';
+import { sharedFixture } from './shared-fixtures.js';
 
-const FIXTURE = '/work/shared/fixtures/metadata-export-reference.json';
+const FIXTURE = sharedFixture('metadata-export-reference.json');
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../src/meta/cli.js');
 const TABLES = ['buckets', 'objects', 'multipart_uploads', 'multipart_parts', 'credentials'] as const;
 

@@ -8,8 +8,9 @@ import { METRIC_NAMES, normalisePath } from '../src/observability/metrics.js';
 import { OPERATIONS, ROUTES } from '../src/s3/routes.js';
 import { call, ENGINES, s3ErrorCode, startTestServer, type TestServer } from './observability-server.js';
 import { parseExposition, sampleValue, type MetricFamily } from './observability-text-format.js';
+import { sharedFixture } from './shared-fixtures.js';
 
-const REFERENCE_SCHEMA = '/work/shared/fixtures/s3-api.openapi.json';
+const REFERENCE_SCHEMA = sharedFixture('s3-api.openapi.json');
 
 async function scrape(endpoint: string): Promise<Map<string, MetricFamily>> {
   const res = await call(endpoint, 'GET', '/metrics');
