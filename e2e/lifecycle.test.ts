@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request, type ClientRequest } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { ENGINES, sleep } from './harness.js';
 import { connectionRefused, LifecycleServer } from './lifecycle-server.js';
-import { send, signHeaders } from './raw-http.js';
+import { firstResponse, openSocket, send, signHeaders } from './raw-http.js';
 
 const MiB = 1024 * 1024;
 const TOTAL = 100 * MiB;
@@ -50,24 +49,7 @@ async function signedSend(server: LifecycleServer, method: string, path: string)
   return send(server.endpoint, { method, path, headers });
 }
 
-function openSocket(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
-function firstResponse(socket: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    socket.on('data', (c: Buffer) => {
-      data += c.toString('latin1');
-      if (data.includes('\r\n\r\n')) resolve(data);
-    });
-    socket.on('close', () => resolve(data));
-    socket.on('error', () => undefined);
-  });
-}
 
 for (const engine of ENGINES) {
   describe(`SIGTERM [${engine}]`, () => {

@@ -5,6 +5,7 @@ import { request, type IncomingHttpHeaders, type ClientRequest } from 'node:http
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest as SmithyRequest, SourceData, Checksum } from '@smithy/types';
 import { ACCESS_KEY, SECRET_KEY, REGION } from './harness.js';
+import { connect, type Socket } from 'node:net';
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -239,4 +240,25 @@ export async function signedChunkedBody(
     parts.push(Buffer.from(`${data.length.toString(16)};chunk-signature=${signature}\r\n`), data, Buffer.from('\r\n'));
   }
   return Buffer.concat(parts);
+}
+
+/** A raw TCP connection to the server (for requests node:http would not send). */
+export function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** The first response head read from a raw socket (or whatever arrived before it closed). */
+export function firstResponse(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    socket.on('data', (c: Buffer) => {
+      data += c.toString('latin1');
+      if (data.includes('\r\n\r\n')) resolve(data);
+    });
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => undefined);
+  });
 }

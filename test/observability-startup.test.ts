@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { call, ENGINES, startTestServer, type TestServer } from './observability-server.js';
+import { firstResponse, openSocket } from '../e2e/raw-http.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -88,24 +89,7 @@ describe('startup recovery', () => {
   });
 });
 
-function openSocket(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
 
-function firstResponse(socket: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    socket.on('data', (c: Buffer) => {
-      data += c.toString('latin1');
-      if (data.includes('\r\n\r\n')) resolve(data);
-    });
-    socket.on('close', () => resolve(data));
-    socket.on('error', () => undefined);
-  });
-}
 
 function connectRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
