@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 
 export type HttpEngineName = 'uws' | 'node';
 export type MetadataEngineName = 'sqlite' | 'memory' | 'local' | 'dynamodb' | 'firestore' | 'cosmos';
+export type MemoryPersistence = 'none' | 'snapshot';
 export type StorageBackendName = 'local' | 'memory' | 'sqlite' | 'aws' | 'gcp' | 'azure';
 
 export interface Config {
@@ -48,7 +49,14 @@ export interface Config {
   storage: {
     backend: StorageBackendName;
     local: { root_dir: string };
-    memory: { max_size_bytes: number };
+    memory: {
+      max_size_bytes: number;
+      /** 'snapshot' saves the data to snapshot_path periodically and at shutdown (storage.md §3). */
+      persistence: MemoryPersistence;
+      snapshot_path: string;
+      /** 0 = snapshot only at shutdown. */
+      snapshot_interval_seconds: number;
+    };
   };
   observability: { metrics: boolean; health_check: boolean };
 }
@@ -76,7 +84,11 @@ export function defaultConfig(): Config {
       local: { root_dir: './data/metadata', compact_on_startup: true },
       multipart_ttl_seconds: 604800,
     },
-    storage: { backend: 'local', local: { root_dir: './data/objects' }, memory: { max_size_bytes: 0 } },
+    storage: {
+      backend: 'local',
+      local: { root_dir: './data/objects' },
+      memory: { max_size_bytes: 0, persistence: 'none', snapshot_path: './data/memory.snap', snapshot_interval_seconds: 300 },
+    },
     observability: { metrics: true, health_check: true },
   };
 }
@@ -163,7 +175,19 @@ export function configFromYaml(doc: unknown): Config {
   if (!STORAGE_BACKENDS.includes(sb)) throw new ConfigError(`unknown storage.backend: ${sb}`);
   c.storage.backend = sb;
   c.storage.local.root_dir = str(section(storage, 'local').root_dir, c.storage.local.root_dir);
-  c.storage.memory.max_size_bytes = num(section(storage, 'memory').max_size_bytes, c.storage.memory.max_size_bytes, 'storage.memory.max_size_bytes');
+  const memory = section(storage, 'memory');
+  c.storage.memory.max_size_bytes = num(memory.max_size_bytes, c.storage.memory.max_size_bytes, 'storage.memory.max_size_bytes');
+  const persistence = str(memory.persistence, c.storage.memory.persistence);
+  if (persistence !== 'none' && persistence !== 'snapshot') {
+    throw new ConfigError(`storage.memory.persistence must be none or snapshot, got ${persistence}`);
+  }
+  c.storage.memory.persistence = persistence;
+  c.storage.memory.snapshot_path = str(memory.snapshot_path, c.storage.memory.snapshot_path);
+  c.storage.memory.snapshot_interval_seconds = num(
+    memory.snapshot_interval_seconds,
+    c.storage.memory.snapshot_interval_seconds,
+    'storage.memory.snapshot_interval_seconds',
+  );
 
   const obs = section(doc, 'observability');
   c.observability.metrics = bool(obs.metrics, c.observability.metrics);

@@ -14,6 +14,7 @@ import { Metrics, type InventoryCounts } from './observability/metrics.js';
 import { createRequestObserver } from './observability/request-observer.js';
 import { createS3Handler } from './s3/handler.js';
 import { openStorage } from './storage/factory.js';
+import { MemoryStorage } from './storage/memory.js';
 
 /** Default of metadata.multipart_ttl_seconds: uploads older than this are reaped at startup. */
 export const MULTIPART_TTL_SECONDS = 7 * 24 * 3600;
@@ -55,6 +56,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const metadata = await openMetadataStore(config);
   await recoverCommitIntents(metadata, log); // before storage init empties .tmp/
   const storage = await openStorage(config);
+  if (storage instanceof MemoryStorage && storage.snapshotWarning !== undefined) log.warn(`memory storage snapshot: ${storage.snapshotWarning}`);
   await seedDefaultCredential(metadata, config);
   await reapExpiredUploads(metadata, storage, config.metadata.multipart_ttl_seconds, log);
   await sweepOrphanedParts(metadata, storage, log);

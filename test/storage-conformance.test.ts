@@ -1,17 +1,20 @@
-// One conformance suite run against every StorageBackend, plus local-only checks of the exact
-// on-disk layout (spec/storage.md §2).
+// One conformance suite run against every StorageBackend, plus backend-specific checks: the exact
+// on-disk layout of local (spec/storage.md §2), memory snapshots (§3), sqlite tables (§4).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { defaultConfig } from '../src/config.js';
+import { SqliteMetadataStore } from '../src/metadata/sqlite.js';
 import { openStorage } from '../src/storage/factory.js';
 import { KeyPathTooLongError } from '../src/storage/key-path.js';
 import { LocalStorage } from '../src/storage/local.js';
 import { MemoryStorage, StorageCapacityError } from '../src/storage/memory.js';
+import { SqliteStorage } from '../src/storage/sqlite.js';
 import { StorageNotFoundError, type ReadResult, type StagedWrite, type StorageBackend } from '../src/storage/types.js';
 
 /** Stages and commits, as the S3 layer does outside and inside its per-key critical section. */
@@ -42,6 +45,36 @@ const BACKENDS: { name: string; make(): Promise<BackendFixture> }[] = [
       const backend = new MemoryStorage({ maxSizeBytes: 0 });
       await backend.init();
       return { backend, cleanup: async () => {} };
+    },
+  },
+  {
+    name: 'memory with snapshots',
+    async make() {
+      const dir = await mkdtemp(join(tmpdir(), 'bleepstore-conf-snap-'));
+      const backend = new MemoryStorage({ maxSizeBytes: 0, snapshot: { path: join(dir, 'memory.snap'), intervalSeconds: 0 } });
+      await backend.init();
+      return {
+        backend,
+        async cleanup() {
+          await backend.close(); // writes the final snapshot of everything the suite left behind
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'sqlite',
+    async make() {
+      const dir = await mkdtemp(join(tmpdir(), 'bleepstore-conf-sqlite-'));
+      const backend = new SqliteStorage(join(dir, 'metadata.db'));
+      await backend.init();
+      return {
+        backend,
+        async cleanup() {
+          await backend.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
     },
   },
 ];
@@ -437,5 +470,267 @@ describe('openStorage', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// SQLITE ONLY: exact tables and etag column (spec/storage.md §4).
+// ---------------------------------------------------------------------------------------------
+
+/** Computed here independently of src/storage/etag.ts. */
+function md5Hex(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+/** Column name, declared type, NOT NULL, primary-key position, from PRAGMA table_info. */
+function columnsOf(db: Database.Database, table: string): [string, string, number, number][] {
+  const rows = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string; type: string; notnull: number; pk: number }[];
+  return rows.map((r) => [r.name, r.type, r.notnull, r.pk]);
+}
+
+describe('SqliteStorage tables (sqlite only)', () => {
+  let dir: string;
+  let dbPath: string;
+  let s: SqliteStorage;
+  let raw: Database.Database;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bleepstore-sqlite-'));
+    dbPath = join(dir, 'nested', 'metadata.db');
+    s = new SqliteStorage(dbPath);
+    await s.init();
+    raw = new Database(dbPath, { readonly: true });
+  });
+  after(async () => {
+    raw.close();
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates object_data and part_data exactly as specified, in WAL mode', () => {
+    assert.deepEqual(columnsOf(raw, 'object_data'), [
+      ['bucket', 'TEXT', 1, 1],
+      ['key', 'TEXT', 1, 2],
+      ['data', 'BLOB', 1, 0],
+      ['etag', 'TEXT', 1, 0],
+    ]);
+    assert.deepEqual(columnsOf(raw, 'part_data'), [
+      ['upload_id', 'TEXT', 1, 1],
+      ['part_number', 'INTEGER', 1, 2],
+      ['data', 'BLOB', 1, 0],
+      ['etag', 'TEXT', 1, 0],
+    ]);
+    const sql = raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'object_data'").pluck().get() as string;
+    assert.match(sql, /^CREATE TABLE object_data \(\n    bucket TEXT NOT NULL,\n    key    TEXT NOT NULL,\n    data   BLOB NOT NULL,\n    etag   TEXT NOT NULL,\n    PRIMARY KEY \(bucket, key\)\n\)$/);
+    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+  });
+
+  it('stores the bytes and the quoted MD5 (quoted composite "hex-N" when assembled) in etag', async () => {
+    const body = randomBytes(5000);
+    await committed(s.putObject('bkt', 'one', bodyOf(body, 1000)));
+    const p1 = randomBytes(3000);
+    const p2 = randomBytes(17);
+    await committed(s.putPart('bkt', 'mp', 'U1', 1, bodyOf(p1)));
+    await committed(s.putPart('bkt', 'mp', 'U1', 2, bodyOf(p2)));
+    await committed(s.assembleParts('bkt', 'mp', 'U1', [1, 2]));
+    await committed(s.putObject('bkt', 'empty', bodyOf(Buffer.alloc(0))));
+
+    const object = (k: string) => raw.prepare('SELECT data, etag FROM object_data WHERE bucket=? AND key=?').get('bkt', k) as { data: Buffer; etag: string };
+    assert.ok(object('one').data.equals(body));
+    assert.equal(object('one').etag, `"${md5Hex(body)}"`);
+    assert.equal(object('empty').etag, '"d41d8cd98f00b204e9800998ecf8427e"');
+    const parts = raw.prepare('SELECT part_number, etag FROM part_data WHERE upload_id=? ORDER BY part_number').all('U1');
+    assert.deepEqual(parts, [
+      { part_number: 1, etag: `"${md5Hex(p1)}"` },
+      { part_number: 2, etag: `"${md5Hex(p2)}"` },
+    ]);
+    const composite = md5Hex(Buffer.concat([Buffer.from(md5Hex(p1), 'hex'), Buffer.from(md5Hex(p2), 'hex')]));
+    assert.equal(object('mp').etag, `"${composite}-2"`);
+    assert.ok(object('mp').data.equals(Buffer.concat([p1, p2])));
+
+    await s.deleteUploadParts('U1');
+    assert.equal(raw.prepare('SELECT count(*) FROM part_data').pluck().get(), 0);
+    await s.deleteObject('bkt', 'one');
+    assert.equal(object('one'), undefined);
+  });
+
+  it('a staged write touches no row until commit', async () => {
+    const staged = await s.putObject('bkt', 'pending', bodyOf(Buffer.from('x')));
+    assert.equal(raw.prepare("SELECT count(*) FROM object_data WHERE key='pending'").pluck().get(), 0);
+    await staged.commit();
+    assert.equal(raw.prepare("SELECT count(*) FROM object_data WHERE key='pending'").pluck().get(), 1);
+  });
+});
+
+describe('openStorage sqlite (sqlite only)', () => {
+  it('shares the metadata database file and needs metadata.engine sqlite', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bleepstore-factory-sqlite-'));
+    const config = defaultConfig();
+    config.metadata.sqlite.path = join(dir, 'metadata.db');
+    config.storage.backend = 'sqlite';
+    const metadata = new SqliteMetadataStore(config.metadata.sqlite.path);
+    try {
+      await metadata.init();
+      const storage = await openStorage(config);
+      assert.ok(storage instanceof SqliteStorage);
+      await committed(storage.putObject('b', 'k', bodyOf(Buffer.from('shared file'))));
+      // Both connections work on one WAL database: the metadata connection sees the blob.
+      assert.equal(metadata.db.prepare('SELECT etag FROM object_data').pluck().get(), `"${md5Hex(Buffer.from('shared file'))}"`);
+      assert.ok(metadata.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'buckets'").get(), 'metadata tables are in the same file');
+      await storage.close();
+
+      config.metadata.engine = 'memory';
+      await assert.rejects(openStorage(config), /storage.backend sqlite requires metadata.engine sqlite/);
+    } finally {
+      await metadata.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// MEMORY SNAPSHOTS ONLY: file format, round trip, corrupt file, atomic replace (spec/storage.md §3).
+// ---------------------------------------------------------------------------------------------
+
+describe('MemoryStorage snapshots (memory only)', () => {
+  let dir: string;
+  let snapPath: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bleepstore-snap-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const open = async (path: string): Promise<MemoryStorage> => {
+    const s = new MemoryStorage({ maxSizeBytes: 0, snapshot: { path, intervalSeconds: 0 } });
+    await s.init();
+    return s;
+  };
+
+  it('close() writes the spec tables; a new instance loads every object and part', async () => {
+    snapPath = join(dir, 'data', 'memory.snap');
+    const s = await open(snapPath);
+    assert.equal(s.snapshotWarning, undefined, 'no snapshot yet is not a problem');
+    const obj = randomBytes(70000);
+    const p1 = randomBytes(1000);
+    const p2 = randomBytes(2000);
+    await committed(s.putObject('bkt', 'dir/obj', bodyOf(obj)));
+    await committed(s.putObject('bkt', 'empty', bodyOf(Buffer.alloc(0))));
+    await committed(s.putPart('bkt', 'mp', 'UP', 1, bodyOf(p1)));
+    await committed(s.putPart('bkt', 'mp', 'UP', 2, bodyOf(p2)));
+    await committed(s.assembleParts('bkt', 'mp', 'UP', [1, 2]));
+    await s.close();
+
+    const composite = md5Hex(Buffer.concat([Buffer.from(md5Hex(p1), 'hex'), Buffer.from(md5Hex(p2), 'hex')]));
+    const raw = new Database(snapPath, { readonly: true });
+    try {
+      assert.deepEqual(columnsOf(raw, 'object_snapshots'), [
+        ['bucket', 'TEXT', 1, 1],
+        ['key', 'TEXT', 1, 2],
+        ['data', 'BLOB', 1, 0],
+        ['etag', 'TEXT', 1, 0],
+      ]);
+      assert.deepEqual(columnsOf(raw, 'part_snapshots'), [
+        ['upload_id', 'TEXT', 1, 1],
+        ['part_number', 'INTEGER', 1, 2],
+        ['data', 'BLOB', 1, 0],
+        ['etag', 'TEXT', 1, 0],
+      ]);
+      const etags = raw.prepare('SELECT key, etag FROM object_snapshots ORDER BY key').all();
+      assert.deepEqual(etags, [
+        { key: 'dir/obj', etag: `"${md5Hex(obj)}"` },
+        { key: 'empty', etag: '"d41d8cd98f00b204e9800998ecf8427e"' },
+        { key: 'mp', etag: `"${composite}-2"` },
+      ]);
+      assert.equal(raw.prepare('SELECT count(*) FROM part_snapshots').pluck().get(), 2);
+    } finally {
+      raw.close();
+    }
+    assert.deepEqual(await readdir(join(dir, 'data')), ['memory.snap'], 'no temp file left');
+
+    const again = await open(snapPath);
+    assert.equal(again.snapshotWarning, undefined);
+    assert.ok((await getBytes(again, 'bkt', 'dir/obj')).equals(obj));
+    assert.equal((await getBytes(again, 'bkt', 'empty')).length, 0);
+    assert.ok((await getBytes(again, 'bkt', 'mp')).equals(Buffer.concat([p1, p2])));
+    assert.ok((await readAll(await again.getPart('UP', 2))).equals(p2));
+    assert.equal(again.usedBytes, obj.length + p1.length + p2.length + p1.length + p2.length);
+    // Loaded etags survive the next snapshot even after the parts they came from are gone.
+    await again.deleteUploadParts('UP');
+    await again.close();
+    const third = await open(snapPath);
+    assert.equal(third.usedBytes, obj.length + p1.length + p2.length);
+    await assert.rejects(third.getPart('UP', 1), StorageNotFoundError);
+    const raw2 = new Database(snapPath, { readonly: true });
+    try {
+      assert.equal(raw2.prepare("SELECT etag FROM object_snapshots WHERE key='mp'").pluck().get(), `"${composite}-2"`);
+    } finally {
+      raw2.close();
+    }
+  });
+
+  it('a corrupt snapshot, or one without the tables, starts empty with a warning', async () => {
+    const corrupt = join(dir, 'corrupt.snap');
+    await writeFile(corrupt, randomBytes(8192));
+    const s = await open(corrupt);
+    assert.match(s.snapshotWarning ?? '', /could not be loaded, starting empty/);
+    assert.equal(s.usedBytes, 0);
+    assert.equal(await s.objectExists('bkt', 'dir/obj'), false);
+
+    const wrongTables = join(dir, 'wrong.snap');
+    const db = new Database(wrongTables);
+    db.exec('CREATE TABLE other (x)');
+    db.close();
+    const t = await open(wrongTables);
+    assert.match(t.snapshotWarning ?? '', /could not be loaded/);
+    // Still usable, and the next snapshot replaces the bad file with a good one.
+    await committed(t.putObject('b', 'k', bodyOf(Buffer.from('fresh'))));
+    await t.close();
+    const u = await open(wrongTables);
+    assert.equal(u.snapshotWarning, undefined);
+    assert.equal((await getBytes(u, 'b', 'k')).toString(), 'fresh');
+  });
+
+  it('writes to memory.snap.tmp and renames it over the snapshot, never in place', async () => {
+    const path = join(dir, 'atomic', 'memory.snap');
+    const temp = join(dir, 'atomic', 'memory.snap.tmp');
+    const s = await open(path);
+    await committed(s.putObject('b', 'k', bodyOf(Buffer.from('v1'))));
+    s.saveSnapshot();
+    const firstInode = (await stat(path)).ino;
+
+    // A temp left by a crash mid-write is neither loaded nor in the way of the next write.
+    await writeFile(temp, 'half-written junk');
+    const reloaded = await open(path);
+    assert.equal((await getBytes(reloaded, 'b', 'k')).toString(), 'v1');
+
+    await committed(s.putObject('b', 'k', bodyOf(Buffer.from('v2'))));
+    s.saveSnapshot();
+    assert.notEqual((await stat(path)).ino, firstInode, 'the snapshot file was replaced by a rename');
+    assert.deepEqual(await readdir(join(dir, 'atomic')), ['memory.snap']);
+
+    // When the temp cannot be written, the previous snapshot stays intact.
+    await mkdir(temp);
+    await committed(s.putObject('b', 'k', bodyOf(Buffer.from('v3'))));
+    await assert.rejects(s.close());
+    await rm(temp, { recursive: true });
+    const afterFailure = await open(path);
+    assert.equal((await getBytes(afterFailure, 'b', 'k')).toString(), 'v2');
+  });
+
+  it('openStorage honours storage.memory.persistence', async () => {
+    const config = defaultConfig();
+    config.storage.backend = 'memory';
+    config.storage.memory.persistence = 'snapshot';
+    config.storage.memory.snapshot_path = join(dir, 'factory', 'memory.snap');
+    config.storage.memory.snapshot_interval_seconds = 0;
+    const s = await openStorage(config);
+    await committed(s.putObject('b', 'k', bodyOf(Buffer.from('persisted'))));
+    await s.close();
+    const again = await openStorage(config);
+    assert.equal((await getBytes(again, 'b', 'k')).toString(), 'persisted');
+
+    config.storage.memory.persistence = 'none';
+    const volatile = await openStorage(config);
+    assert.equal(await volatile.objectExists('b', 'k'), false);
+    await volatile.close();
   });
 });

@@ -2,6 +2,7 @@
 import type { Config } from '../config.js';
 import { LocalStorage } from './local.js';
 import { MemoryStorage } from './memory.js';
+import { SqliteStorage } from './sqlite.js';
 import type { StorageBackend } from './types.js';
 
 export async function openStorage(config: Config): Promise<StorageBackend> {
@@ -10,8 +11,26 @@ export async function openStorage(config: Config): Promise<StorageBackend> {
     case 'local':
       backend = new LocalStorage(config.storage.local.root_dir);
       break;
-    case 'memory':
-      backend = new MemoryStorage({ maxSizeBytes: config.storage.memory.max_size_bytes });
+    case 'memory': {
+      const memory = config.storage.memory;
+      backend = new MemoryStorage({
+        maxSizeBytes: memory.max_size_bytes,
+        snapshot:
+          memory.persistence === 'snapshot'
+            ? { path: memory.snapshot_path, intervalSeconds: memory.snapshot_interval_seconds }
+            : undefined,
+      });
+      break;
+    }
+    case 'sqlite':
+      // The blobs live in the metadata database file (storage.md §4, metadata.md §10).
+      if (config.metadata.engine !== 'sqlite') {
+        throw new Error(`storage.backend sqlite requires metadata.engine sqlite (configured: ${config.metadata.engine})`);
+      }
+      if (config.metadata.sqlite.path === ':memory:') {
+        throw new Error('storage.backend sqlite needs metadata.sqlite.path to be a file, not :memory:');
+      }
+      backend = new SqliteStorage(config.metadata.sqlite.path);
       break;
     default:
       throw new Error(`storage backend ${config.storage.backend} is not available yet`);
