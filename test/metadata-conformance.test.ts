@@ -1,9 +1,10 @@
 // One conformance suite for every MetadataStore engine (metadata.md §1-§5, s3-api.md §5.2, §6.6).
 // Each engine in ENGINES runs the identical body, always through the MetadataActor the server
-// uses. Engine-specific checks (SQLite schema/pragmas/row counts) sit in their own describe below.
+// uses. Engine-specific checks (SQLite schema/pragmas/row counts, local JSONL file format) sit in
+// their own describe below.
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,6 +12,7 @@ import { defaultConfig } from '../src/config.js';
 import { MetadataActor } from '../src/metadata/actor.js';
 import { openMetadataStore } from '../src/metadata/factory.js';
 import { prefixUpperBound, utf8Compare } from '../src/metadata/listing.js';
+import { LocalJsonlMetadataStore } from '../src/metadata/local-jsonl.js';
 import { MemoryMetadataStore } from '../src/metadata/memory.js';
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js';
 import {
@@ -36,10 +38,48 @@ interface EngineFactory {
   make: () => MetadataStore;
 }
 
+/** A fresh local-engine root that does not exist yet (the engine must create it). */
+function freshLocalDir(): string {
+  return join(tmpRoot, `local-${++dbCounter}`, 'nested', 'meta');
+}
+
 const ENGINES: EngineFactory[] = [
   { name: 'sqlite', make: () => new SqliteMetadataStore(freshDbPath()) },
   { name: 'memory', make: () => new MemoryMetadataStore() },
+  { name: 'local', make: () => new LocalJsonlMetadataStore({ rootDir: freshLocalDir(), compactOnStartup: true }) },
+  { name: 'local (reopened after every write)', make: () => reopeningLocalStore(freshLocalDir()) },
 ];
+
+const LOCAL_MUTATIONS = new Set<string>([
+  'createBucket', 'deleteBucket', 'updateBucketAcl', 'putObject', 'deleteObject', 'deleteObjectsMeta', 'updateObjectAcl',
+  'createMultipartUpload', 'putPart', 'completeMultipartUpload', 'abortMultipartUpload', 'putCredential',
+  'reapExpiredUploads', 'recordCommitIntent', 'clearCommitIntent',
+]);
+
+/**
+ * The local engine, but every mutation is followed by closing the store and replaying its files
+ * into a new one (alternately with and without compaction), so the whole shared suite checks that
+ * what was written survives a restart.
+ */
+function reopeningLocalStore(rootDir: string): MetadataStore {
+  let current = new LocalJsonlMetadataStore({ rootDir, compactOnStartup: false });
+  let reopenings = 0;
+  return new Proxy({} as MetadataStore, {
+    get(_target, name) {
+      const method = Reflect.get(current, name) as unknown;
+      if (typeof method !== 'function' || typeof name !== 'string') return method;
+      return async (...args: unknown[]) => {
+        const result: unknown = await (method as (...a: unknown[]) => Promise<unknown>).apply(current, args);
+        if (LOCAL_MUTATIONS.has(name)) {
+          await current.close();
+          current = new LocalJsonlMetadataStore({ rootDir, compactOnStartup: ++reopenings % 2 === 0 });
+          await current.init();
+        }
+        return result;
+      };
+    },
+  });
+}
 
 const ISO_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/;
 
@@ -1272,5 +1312,220 @@ describe('SqliteMetadataStore (engine-specific)', () => {
     assert.equal(flat.contents.length, 50);
     assert.equal(flat.isTruncated, true);
     assert.equal(store.stats.rowsRead - b3, 51);
+  });
+});
+
+// ---- local JSONL-specific (metadata.md §6; not part of the shared conformance body) ----
+
+describe('LocalJsonlMetadataStore (engine-specific)', () => {
+  let dir: string;
+  const open = async (compactOnStartup = false): Promise<LocalJsonlMetadataStore> => {
+    const s = new LocalJsonlMetadataStore({ rootDir: dir, compactOnStartup });
+    await s.init();
+    return s;
+  };
+  const lines = (file: string): string[] => readFileSync(join(dir, file), 'utf8').split('\n').filter((l) => l !== '');
+  const write = (file: string, content: string): void => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, file), content);
+  };
+
+  beforeEach(() => {
+    dir = freshLocalDir();
+  });
+
+  it('writes every record type as a flat canonical line (column names and order, JSON strings, 0/1, nulls)', async () => {
+    const s = await open();
+    await s.createBucket(bucketRec('b'));
+    await s.updateBucketAcl('b', '{"owner":{"id":"o"},"grants":[]}');
+    await s.putObject(objectRec('b', 'k', { user_metadata: '{"x-amz-meta-a":"1"}', content_language: 'en' }));
+    await s.createMultipartUpload(uploadRec('b', 'm', 'u1'));
+    await s.putPart('u1', 1, 5, '"p1"');
+    await s.putCredential({ access_key_id: 'AK', secret_key: 'SK', owner_id: 'o', display_name: 'AK', active: true, created_at: '2026-01-01T00:00:00.000Z' });
+    await s.close();
+
+    assert.deepEqual(lines('buckets.jsonl'), [
+      '{"name":"b","region":"us-east-1","owner_id":"owner-1","owner_display":"Owner","acl":"{}","created_at":"2026-01-01T00:00:00.000Z"}',
+      '{"name":"b","region":"us-east-1","owner_id":"owner-1","owner_display":"Owner","acl":"{\\"owner\\":{\\"id\\":\\"o\\"},\\"grants\\":[]}","created_at":"2026-01-01T00:00:00.000Z"}',
+    ]);
+    assert.deepEqual(lines('objects.jsonl'), [
+      '{"bucket":"b","key":"k","size":3,"etag":"\\"acbd18db4cc2f85cedef654fccc4a4d8\\"","content_type":"application/octet-stream","content_encoding":null,"content_language":"en","content_disposition":null,"cache_control":null,"expires":null,"storage_class":"STANDARD","acl":"{}","user_metadata":"{\\"x-amz-meta-a\\":\\"1\\"}","last_modified":"2026-01-02T03:04:05.000Z","delete_marker":0}',
+    ]);
+    const upload = JSON.parse(lines('uploads.jsonl')[0] ?? '') as Record<string, unknown>;
+    assert.deepEqual(Object.keys(upload), [
+      'upload_id', 'bucket', 'key', 'content_type', 'content_encoding', 'content_language', 'content_disposition',
+      'cache_control', 'expires', 'storage_class', 'acl', 'user_metadata', 'owner_id', 'owner_display', 'initiated_at',
+    ]);
+    assert.equal(upload.acl, '{}');
+    assert.equal(upload.content_encoding, null);
+    const part = JSON.parse(lines('parts.jsonl')[0] ?? '') as Record<string, unknown>;
+    assert.deepEqual(Object.keys(part), ['upload_id', 'part_number', 'size', 'etag', 'last_modified']);
+    assert.deepEqual({ ...part, last_modified: 'x' }, { upload_id: 'u1', part_number: 1, size: 5, etag: '"p1"', last_modified: 'x' });
+    assert.match(part.last_modified as string, ISO_SECONDS);
+    assert.deepEqual(lines('credentials.jsonl'), [
+      '{"access_key_id":"AK","secret_key":"SK","owner_id":"o","display_name":"AK","active":1,"created_at":"2026-01-01T00:00:00.000Z"}',
+    ]);
+    // Nothing beyond-spec was written, so no side files exist.
+    assert.deepEqual(readdirSync(dir).sort(), ['buckets.jsonl', 'credentials.jsonl', 'objects.jsonl', 'parts.jsonl', 'uploads.jsonl']);
+  });
+
+  it('appends pk-only tombstones, cascading a bucket delete to its objects, uploads and parts', async () => {
+    const s = await open();
+    await s.createBucket(bucketRec('b'));
+    await s.putObject(objectRec('b', 'k'));
+    await s.putObject(objectRec('b', 'k2'));
+    await s.deleteObject('b', 'k');
+    assert.equal(lines('objects.jsonl').at(-1), '{"bucket":"b","key":"k","_deleted":true}');
+    await s.createMultipartUpload(uploadRec('b', 'm', 'u1'));
+    await s.putPart('u1', 1, 5, '"p1"');
+    await s.putPart('u1', 2, 5, '"p2"');
+    await s.deleteBucket('b');
+    await s.close();
+    assert.deepEqual(lines('parts.jsonl').slice(-2), ['{"upload_id":"u1","part_number":1,"_deleted":true}', '{"upload_id":"u1","part_number":2,"_deleted":true}']);
+    assert.equal(lines('uploads.jsonl').at(-1), '{"upload_id":"u1","_deleted":true}');
+    assert.equal(lines('objects.jsonl').at(-1), '{"bucket":"b","key":"k2","_deleted":true}');
+    assert.equal(lines('buckets.jsonl').at(-1), '{"name":"b","_deleted":true}');
+
+    // After a restart the cascade holds: a re-created bucket has no old uploads, parts or objects.
+    const again = await open();
+    assert.equal(await again.bucketExists('b'), false);
+    await again.createBucket(bucketRec('b'));
+    assert.equal((await again.listMultipartUploads('b', uploadOpts())).uploads.length, 0);
+    assert.deepEqual(await again.getPartsForCompletion('u1'), []);
+    assert.equal(await again.countObjects('b'), 0);
+    await again.close();
+  });
+
+  it('replays last-record-wins, skipping blank, garbage and a torn last line; the next append starts a new line', async () => {
+    const b = JSON.stringify({ name: 'b', region: 'us-east-1', owner_id: 'o', owner_display: '', acl: '{}', created_at: '2026-01-01T00:00:00.000Z' });
+    const o = (key: string, size: number): string => JSON.stringify({ ...objectRec('b', key, { size }), checksum: undefined, delete_marker: 0 });
+    write('buckets.jsonl', `${b}\n`);
+    write('objects.jsonl', `${o('a', 1)}\n\n   \nnot json\n[1,2]\n${o('a', 2)}\n${o('c', 3)}\n{"bucket":"b","key":"c","_deleted":true}\n{"bucket":"b","key":"torn","si`);
+    const s = await open();
+    assert.deepEqual((await s.listObjects('b', listOpts({}))).contents.map((x) => [x.key, x.size]), [['a', 2]]);
+    await s.putObject(objectRec('b', 'after'));
+    await s.close();
+    assert.match(readFileSync(join(dir, 'objects.jsonl'), 'utf8'), /"si\n\{"bucket":"b","key":"after"/);
+    const again = await open();
+    assert.deepEqual((await again.listObjects('b', listOpts({}))).contents.map((x) => x.key), ['a', 'after']);
+    await again.close();
+  });
+
+  it('compacts at startup only when enabled: survivors in canonical form, empty files deleted, no .tmp left', async () => {
+    const s = await open();
+    await s.createBucket(bucketRec('b'));
+    for (let i = 0; i < 5; i++) await s.putObject(objectRec('b', 'k', { size: i }));
+    await s.putObject(objectRec('b', 'gone'));
+    await s.deleteObject('b', 'gone');
+    await s.createMultipartUpload(uploadRec('b', 'm', 'u1'));
+    await s.putPart('u1', 1, 5, '"p1"');
+    await s.abortMultipartUpload('b', 'm', 'u1');
+    await s.close();
+    const before = readFileSync(join(dir, 'objects.jsonl'), 'utf8');
+
+    const plain = await open(false);
+    await plain.close();
+    assert.equal(readFileSync(join(dir, 'objects.jsonl'), 'utf8'), before, 'no compaction when disabled');
+
+    const compacted = await open(true);
+    assert.deepEqual(lines('objects.jsonl'), [JSON.stringify({ ...objectRec('b', 'k', { size: 4 }), checksum: undefined, delete_marker: 0 })]);
+    assert.equal(lines('buckets.jsonl').length, 1);
+    assert.deepEqual(readdirSync(dir).sort(), ['buckets.jsonl', 'objects.jsonl']);
+    assert.equal((await compacted.getObject('b', 'k'))?.size, 4);
+    await compacted.close();
+  });
+
+  it('reads the Rust shape (objects and true/false) and the Go shape (type/data wrapper, Go field names)', async () => {
+    write(
+      'buckets.jsonl',
+      [
+        '{"type":"bucket","data":{"Name":"gb","Region":"eu-west-1","OwnerID":"go-owner","OwnerDisplay":"Go","ACL":{"owner":{"id":"go-owner"},"grants":[]},"CreatedAt":"2026-01-01T10:20:30.123456789Z"}}',
+        '{"type":"bucket","data":{"Name":"dead","Region":"us-east-1","OwnerID":"o","OwnerDisplay":"","ACL":{},"CreatedAt":"2026-01-01T00:00:00Z"}}',
+        '{"type":"bucket","data":null,"_deleted":true,"key":"dead"}',
+        '{"name":"rb","region":"us-east-1","owner_id":"o","owner_display":"","acl":{},"created_at":"2026-01-01T00:00:00.000Z"}',
+      ].join('\n'),
+    );
+    write(
+      'objects.jsonl',
+      [
+        '{"type":"object","bucket":"gb","key":"g","data":{"Bucket":"gb","Key":"g","Size":7,"ETag":"\\"e\\"","ContentType":"text/plain","ContentEncoding":"","ContentLanguage":"","ContentDisposition":"","CacheControl":"no-cache","Expires":"","StorageClass":"STANDARD","ACL":{},"UserMetadata":{"author":"go"},"LastModified":"2026-02-03T04:05:06.5Z","DeleteMarker":false}}',
+        '{"type":"object","bucket":"gb","key":"x","data":{"Bucket":"gb","Key":"x","Size":1,"ETag":"\\"x\\""}}',
+        '{"type":"object","data":null,"_deleted":true,"bucket":"gb","key":"x"}',
+        '{"bucket":"rb","key":"r","size":5,"etag":"\\"r\\"","content_type":"application/octet-stream","content_encoding":null,"content_language":null,"content_disposition":null,"cache_control":null,"expires":null,"storage_class":"STANDARD","acl":{},"user_metadata":{"x-amz-meta-a":"1"},"last_modified":"2026-01-01T00:00:00.000Z","delete_marker":false,"type":"object"}',
+      ].join('\n'),
+    );
+    write('credentials.jsonl', '{"access_key_id":"off","secret_key":"s","owner_id":"o","display_name":"","active":false,"created_at":"2026-01-01T00:00:00.000Z"}\n{"type":"credential","data":{"AccessKeyID":"gk","SecretKey":"gs","OwnerID":"o","DisplayName":"gk","Active":true,"CreatedAt":"2026-01-01T00:00:00Z"}}\n');
+    const s = await open(true);
+    assert.deepEqual(await s.getBucket('gb'), {
+      name: 'gb', region: 'eu-west-1', owner_id: 'go-owner', owner_display: 'Go', acl: '{"owner":{"id":"go-owner"},"grants":[]}', created_at: '2026-01-01T10:20:30.000Z',
+    });
+    assert.equal(await s.bucketExists('dead'), false);
+    assert.deepEqual(await s.getObject('gb', 'g'), objectRec('gb', 'g', {
+      size: 7, etag: '"e"', content_type: 'text/plain', cache_control: 'no-cache', user_metadata: '{"author":"go"}', last_modified: '2026-02-03T04:05:06.000Z',
+    }));
+    assert.equal(await s.objectExists('gb', 'x'), false);
+    assert.deepEqual(await s.getObject('rb', 'r'), objectRec('rb', 'r', { size: 5, etag: '"r"', user_metadata: '{"x-amz-meta-a":"1"}', last_modified: '2026-01-01T00:00:00.000Z' }));
+    assert.equal(await s.getCredential('off'), null);
+    assert.equal((await s.getCredential('gk'))?.secret_key, 'gs');
+    await s.close();
+    // Compaction rewrote the foreign shapes canonically.
+    assert.equal(lines('objects.jsonl').find((l) => l.includes('"key":"r"')), JSON.stringify({ ...objectRec('rb', 'r', { size: 5, etag: '"r"', user_metadata: '{"x-amz-meta-a":"1"}', last_modified: '2026-01-01T00:00:00.000Z' }), checksum: undefined, delete_marker: 0 }));
+    assert.ok(lines('credentials.jsonl').includes('{"access_key_id":"off","secret_key":"s","owner_id":"o","display_name":"","active":0,"created_at":"2026-01-01T00:00:00.000Z"}'));
+  });
+
+  it('restart: every record, checksum, inactive credential and commit intent is there after reopening', async () => {
+    const c1 = { algorithm: 'crc32', value: 'AAAAAQ==' };
+    const s = await open();
+    await s.createBucket(bucketRec('b'));
+    await s.putObject(objectRec('b', 'plain'));
+    await s.putObject(objectRec('b', 'summed', { checksum: c1 }));
+    await s.createMultipartUpload({ ...uploadRec('b', 'm', 'u1'), checksum_algorithm: 'crc32', checksum_type: 'FULL_OBJECT' });
+    await s.putPart('u1', 1, 5, '"p1"', c1);
+    await s.putPart('u1', 2, 6, '"p2"');
+    await s.putCredential({ access_key_id: 'off', secret_key: 's', owner_id: 'o', display_name: '', active: false, created_at: '2026-01-01T00:00:00.000Z' });
+    const intent = { id: 'i1', staged_path: '/x/.tmp/1', action: { kind: 'object' as const, object: objectRec('b', 'n') }, created_at: '2026-01-01T00:00:00.000Z' };
+    await s.recordCommitIntent(intent);
+    const snapshot = async (st: MetadataStore) => ({
+      buckets: await st.listBuckets(),
+      objects: await st.listObjects('b', listOpts({})),
+      upload: await st.getMultipartUpload('b', 'm', 'u1'),
+      parts: await st.listParts('u1', 0, 1000),
+      intents: await st.listCommitIntents(),
+    });
+    const expected = await snapshot(s);
+    assert.deepEqual(expected.objects.contents[1]?.checksum, c1);
+    assert.deepEqual(expected.parts.parts[0]?.checksum, c1);
+    await s.close();
+    for (const compact of [false, true, false]) {
+      const again = await open(compact);
+      assert.deepEqual(await snapshot(again), expected, `compact=${compact}`);
+      await again.close();
+    }
+    // A checksum row only applies while the object keeps its ETag: another implementation that
+    // rewrites the object without knowing the side file must not leave a stale checksum visible.
+    write('objects.jsonl', `${readFileSync(join(dir, 'objects.jsonl'), 'utf8')}${JSON.stringify({ ...objectRec('b', 'summed', { etag: '"other"' }), checksum: undefined, delete_marker: 0 })}\n`);
+    const foreign = await open();
+    assert.equal((await foreign.getObject('b', 'summed'))?.checksum, null);
+    // Re-seeding the credential keeps its original created_at.
+    await foreign.putCredential({ access_key_id: 'off', secret_key: 's2', owner_id: 'o', display_name: '', active: true, created_at: '2030-01-01T00:00:00.000Z' });
+    assert.equal((await foreign.getCredential('off'))?.created_at, '2026-01-01T00:00:00.000Z');
+    await foreign.clearCommitIntent('i1');
+    await foreign.close();
+    const last = await open(true);
+    assert.deepEqual(await last.listCommitIntents(), []);
+    assert.equal((await last.getCredential('off'))?.secret_key, 's2');
+    await last.close();
+  });
+
+  it('is selected by openMetadataStore as engine "local" and creates root_dir', async () => {
+    const c = defaultConfig();
+    c.metadata.engine = 'local';
+    c.metadata.local.root_dir = dir;
+    const a = await openMetadataStore(c);
+    assert.ok(a.engine instanceof LocalJsonlMetadataStore);
+    assert.ok(existsSync(dir));
+    await a.createBucket(bucketRec('x'));
+    await a.close();
+    assert.equal(lines('buckets.jsonl').length, 1);
   });
 });

@@ -2,6 +2,7 @@
 // of the process talks to (metadata.md §10).
 import type { Config } from '../config.js';
 import { MetadataActor } from './actor.js';
+import { LocalJsonlMetadataStore } from './local-jsonl.js';
 import { MemoryMetadataStore } from './memory.js';
 import { SqliteMetadataStore } from './sqlite.js';
 import type { MetadataStore } from './types.js';
@@ -13,6 +14,8 @@ function createEngine(config: Config): MetadataStore {
       return new SqliteMetadataStore(config.metadata.sqlite.path);
     case 'memory':
       return new MemoryMetadataStore();
+    case 'local':
+      return new LocalJsonlMetadataStore({ rootDir: config.metadata.local.root_dir, compactOnStartup: config.metadata.local.compact_on_startup });
     default:
       throw new Error(`metadata engine ${engine} is not available yet`);
   }
