@@ -13,7 +13,9 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListPartsCommand,
+  PutObjectCommand,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type ChecksumAlgorithm,
   type CompletedPart,
   S3Client,
@@ -100,6 +102,22 @@ for (const engine of ENGINES) {
       const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'composite', ChecksumMode: 'ENABLED' }));
       assert.ok(Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()).equals(WHOLE));
       assert.equal(got.ChecksumType, 'COMPOSITE');
+    });
+
+    test('CRC32 COMPOSITE with an UploadPartCopy part: the copied part gets its checksum too', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy-source', Body: PARTS[0] }));
+      const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'with-copy', ChecksumAlgorithm: 'CRC32' }));
+      const uploadId = created.UploadId as string;
+      const copied = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'with-copy', UploadId: uploadId, PartNumber: 1, CopySource: `${bucket}/copy-source` }));
+      assert.equal(copied.CopyPartResult?.ChecksumCRC32, crc32Base64(PARTS[0] as Buffer));
+      const second = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'with-copy', UploadId: uploadId, PartNumber: 2, Body: PARTS[1], ChecksumAlgorithm: 'CRC32' }));
+      const parts: CompletedPart[] = [
+        { PartNumber: 1, ETag: copied.CopyPartResult?.ETag, ChecksumCRC32: copied.CopyPartResult?.ChecksumCRC32 },
+        { PartNumber: 2, ETag: second.ETag, ChecksumCRC32: second.ChecksumCRC32 },
+      ];
+      const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'with-copy', UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+      const partCrcs = PARTS.map(crc32Base64);
+      assert.equal(done.ChecksumCRC32, `${crc32Base64(Buffer.concat(partCrcs.map((c) => Buffer.from(c, 'base64'))))}-2`);
     });
 
     for (const [algorithm, impl, field] of [

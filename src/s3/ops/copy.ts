@@ -13,8 +13,10 @@ import { poolDigestThreshold, publish, stageVerified } from '../publish.js';
 import { storageFailure } from '../storage-errors.js';
 import { nowIso } from '../time.js';
 import { requireBucket } from './buckets.js';
-import { parsePartNumber, publishPart, requireUpload } from './multipart.js';
+import { checksumElement, parsePartNumber, publishPart, requireUpload, uploadAlgorithm } from './multipart.js';
 import { assertWritableKey } from './objects.js';
+import type { ChecksumAlgorithm } from '../../checksum/index.js';
+import type { XmlNode } from '../../xml/writer.js';
 
 const MAX_COPY_SOURCE = 5 * 1024 ** 3;
 
@@ -58,7 +60,8 @@ async function resolveSource(ctx: RequestContext): Promise<CopySource> {
 }
 
 /** Opens the source range and returns a verified byte stream plus its result. */
-async function openCopySource(ctx: RequestContext, src: CopySource, range?: ByteRange): Promise<Ingest> {
+/** `checksum`: also compute this flexible checksum of the copied bytes (for parts of uploads that declared one). */
+async function openCopySource(ctx: RequestContext, src: CopySource, range?: ByteRange, checksum?: ChecksumAlgorithm): Promise<Ingest> {
   const { storage } = ctx.deps;
   let read;
   try {
@@ -68,7 +71,7 @@ async function openCopySource(ctx: RequestContext, src: CopySource, range?: Byte
   }
   return createIngest(read.stream, {
     payload: { kind: 'unsigned' },
-    headers: { 'content-length': String(read.size) },
+    headers: checksum === undefined ? { 'content-length': String(read.size) } : { 'content-length': String(read.size), 'x-amz-sdk-checksum-algorithm': checksum },
     maxSize: MAX_COPY_SOURCE,
     poolDigestMinBytes: poolDigestThreshold(storage),
   });
@@ -158,12 +161,17 @@ export const uploadPartCopy: OperationHandler = async (ctx) => {
   const length = range ? range.end - range.start + 1 : src.object.size;
   if (length > MAX_COPY_SOURCE) throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
   const { storage } = ctx.deps;
-  const { write, result } = await stageVerified(await openCopySource(ctx, src, range), (body) => storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, body));
+  // Like an uploaded part, a copied part of an upload that declared a checksum carries one, so
+  // Complete can derive the object checksum.
+  const declared = uploadAlgorithm(upload);
+  const { write, result } = await stageVerified(await openCopySource(ctx, src, range, declared), (body) => storage.putPart(ctx.bucket, ctx.key, upload.upload_id, partNumber, body));
   const etag = `"${result.md5Hex}"`;
   const lastModified = nowIso();
-  await publishPart(ctx, upload.upload_id, partNumber, write, etag);
+  const checksum = result.checksum ? { algorithm: result.checksum.algorithm, value: result.checksum.base64 } : null;
+  await publishPart(ctx, upload.upload_id, partNumber, write, etag, checksum);
   return xmlResponse('CopyPartResult', [
     ['ETag', etag],
     ['LastModified', lastModified],
+    ...(result.checksum ? ([[checksumElement(result.checksum.algorithm), result.checksum.base64]] as XmlNode[]) : []),
   ]);
 };

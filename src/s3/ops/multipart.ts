@@ -83,7 +83,7 @@ function declaredChecksum(h: Record<string, string | undefined>): { algorithm: C
 }
 
 /** The algorithm an upload declared, or undefined. */
-function uploadAlgorithm(upload: UploadRecord): ChecksumAlgorithm | undefined {
+export function uploadAlgorithm(upload: UploadRecord): ChecksumAlgorithm | undefined {
   return upload.checksum_algorithm ? (parseChecksumAlgorithm(upload.checksum_algorithm) ?? undefined) : undefined;
 }
 
@@ -166,7 +166,7 @@ interface RequestedPart {
 }
 
 /** XML element name of a checksum value: 'ChecksumCRC32', 'ChecksumSHA256' ... */
-function checksumElement(alg: ChecksumAlgorithm): string {
+export function checksumElement(alg: ChecksumAlgorithm): string {
   return `Checksum${checksumDisplayName(alg)}`;
 }
 
