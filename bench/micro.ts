@@ -5,13 +5,15 @@
 // plus the load generator's own per-request signing cost (bench/sigv4-signer.ts).
 // Every fixture is checked once before timing, so a broken module shows as an error row.
 import { createHash, createHmac, randomBytes, type BinaryLike } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { SignatureV4 } from '@smithy/signature-v4';
+import Database from 'better-sqlite3';
 import { Bench } from 'tinybench';
 import { AwsChunkedDecoder } from '../src/auth/aws-chunked.js';
 import { EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, SigV4Verifier, type PayloadMode, type SigningContext } from '../src/auth/sigv4.js';
@@ -339,6 +341,36 @@ async function generatorSignCase(): Promise<() => unknown> {
   return () => signer.sign('PUT', `/bench/key-w0-${n++}`, [], HOST, { 'content-length': '4096' });
 }
 
+// ---- design choices: SQLite synchronous mode, read chunk size ---------------------------
+
+/** Autocommit upserts into an objects-shaped table in WAL mode, as every PUT's metadata commit is. */
+async function sqliteSyncCase(mode: 'NORMAL' | 'FULL'): Promise<() => unknown> {
+  const dir = await mkdtemp(join(tmpdir(), `bleepstore-micro-sync-${mode}-`));
+  const db = new Database(join(dir, 'm.db'));
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${mode};`);
+  db.exec('CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, PRIMARY KEY (bucket, key))');
+  const upsert = db.prepare('INSERT OR REPLACE INTO objects (bucket, key, size, etag) VALUES (?, ?, ?, ?)');
+  cleanups.push(async () => {
+    db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  let i = 0;
+  return () => upsert.run('b', `k${i++ % 1000}`, 4096, '"0123456789abcdef0123456789abcdef"');
+}
+
+/** Streams a 16 MiB file (page cache) with the given read chunk, as GET of a large object does. */
+async function readChunkCase(chunk: number): Promise<() => Promise<unknown>> {
+  const dir = await mkdtemp(join(tmpdir(), 'bleepstore-micro-read-'));
+  const file = join(dir, 'object');
+  await writeFile(file, randomBytes(16 * MiB));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return async () => {
+    let n = 0;
+    for await (const c of createReadStream(file, { highWaterMark: chunk })) n += (c as Buffer).length;
+    if (n !== 16 * MiB) throw new Error('short read');
+  };
+}
+
 // ---- main ------------------------------------------------------------------------------
 
 const CASES: Case[] = [
@@ -363,6 +395,10 @@ const CASES: Case[] = [
   { group: 'metadata', name: 'MemoryMetadataStore getObject', setup: () => metaGetCase('memory') },
   { group: 'metadata', name: 'MemoryMetadataStore listObjects, page of 1000', setup: () => metaListCase('memory') },
   { group: 'generator', name: 'load generator: SigV4-sign one request (bench/sigv4-signer)', setup: generatorSignCase },
+  { group: 'design', name: 'SQLite WAL autocommit upsert, synchronous=NORMAL (chosen)', setup: () => sqliteSyncCase('NORMAL') },
+  { group: 'design', name: 'SQLite WAL autocommit upsert, synchronous=FULL', setup: () => sqliteSyncCase('FULL') },
+  { group: 'design', name: 'read 16 MiB file, 256 KiB chunks (chosen)', bytes: 16 * MiB, setup: () => readChunkCase(256 * 1024) },
+  { group: 'design', name: 'read 16 MiB file, 64 KiB chunks (Node default)', bytes: 16 * MiB, setup: () => readChunkCase(64 * 1024) },
 ];
 
 async function main(): Promise<void> {
