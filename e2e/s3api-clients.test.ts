@@ -32,8 +32,8 @@ import {
 
 const GiB = 1024 * MiB;
 const TREE_FILES = 1000;
-/** dist/e2e/x.test.js -> e2e/py3/boto3_multipart.py (python files are not compiled) */
-const BOTO3_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../e2e/py3/boto3_multipart.py');
+/** dist/e2e/x.test.js -> e2e/py/boto3_multipart.py (python files are not compiled) */
+const BOTO3_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../e2e/py/boto3_multipart.py');
 
 const work = makeWorkDir('s3api-clients');
 // The 1 GiB file is made once, lazily, and shared by both engines.

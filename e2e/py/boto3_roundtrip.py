@@ -11,12 +11,13 @@ import hashlib
 import json
 import os
 import sys
-import traceback
 
 import boto3
 import botocore
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+
+from checks import check, expect, results, sha256_file
 from botocore.exceptions import ClientError
 
 SIZES = [("0B", 0), ("1KiB", 1024), ("10MiB", 10 * 1024 * 1024)]
@@ -29,29 +30,7 @@ SPECIAL_KEYS = [
     "deep/a/b/c/d/e/slashes.txt",
 ]
 
-results = []
 
-
-def check(name, fn):
-    try:
-        detail = fn()
-        results.append({"check": name, "ok": True, "detail": detail})
-    except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
-        results.append({"check": name, "ok": False, "detail": "%s: %s" % (type(e).__name__, e),
-                        "trace": traceback.format_exc(limit=3)})
-
-
-def expect(cond, message):
-    if not cond:
-        raise AssertionError(message)
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def status_of(fn):

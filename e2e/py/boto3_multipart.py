@@ -11,37 +11,17 @@ import io
 import json
 import os
 import sys
-import traceback
 
 import boto3
 import botocore
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from checks import check, expect, results, sha256_file
+
 MiB = 1024 * 1024
 THRESHOLD = 8 * MiB
-results = []
 
-
-def check(name, fn):
-    try:
-        results.append({"check": name, "ok": True, "detail": fn()})
-    except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
-        results.append({"check": name, "ok": False, "detail": "%s: %s" % (type(e).__name__, e),
-                        "trace": traceback.format_exc(limit=4)})
-
-
-def expect(cond, message):
-    if not cond:
-        raise AssertionError(message)
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MiB), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_random(path, size):
