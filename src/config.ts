@@ -43,6 +43,12 @@ export interface Config {
     engine: MetadataEngineName;
     sqlite: { path: string };
     local: { root_dir: string; compact_on_startup: boolean };
+    /** The table must exist (metadata.md §7); endpoint_url '' = the AWS endpoint for region. */
+    dynamodb: { table: string; region: string; endpoint_url: string };
+    /** project '' = GCP_PROJECT / GOOGLE_CLOUD_PROJECT; credentials_file '' = ADC (metadata.md §8). */
+    firestore: { collection: string; project: string; credentials_file: string };
+    /** endpoint + master_key, or connection_string (metadata.md §9). */
+    cosmos: { database: string; container: string; endpoint: string; connection_string: string; master_key: string };
     /** Multipart uploads initiated longer ago than this are reaped at startup (operations.md §3.1). */
     multipart_ttl_seconds: number;
   };
@@ -56,6 +62,27 @@ export interface Config {
       snapshot_path: string;
       /** 0 = snapshot only at shutdown. */
       snapshot_interval_seconds: number;
+    };
+    /** storage.md §5.1; empty credentials → the AWS default credential chain. */
+    aws: {
+      bucket: string;
+      region: string;
+      prefix: string;
+      endpoint_url: string;
+      use_path_style: boolean;
+      access_key_id: string;
+      secret_access_key: string;
+    };
+    /** storage.md §5.2; credentials_file '' = Application Default Credentials. */
+    gcp: { bucket: string; project: string; prefix: string; credentials_file: string };
+    /** storage.md §5.3; account may be a name or a URL. */
+    azure: {
+      container: string;
+      account: string;
+      account_url: string;
+      prefix: string;
+      connection_string: string;
+      use_managed_identity: boolean;
     };
   };
   observability: { metrics: boolean; health_check: boolean };
@@ -82,12 +109,18 @@ export function defaultConfig(): Config {
       engine: 'sqlite',
       sqlite: { path: './data/metadata.db' },
       local: { root_dir: './data/metadata', compact_on_startup: true },
+      dynamodb: { table: 'bleepstore-metadata', region: 'us-east-1', endpoint_url: '' },
+      firestore: { collection: 'bleepstore-metadata', project: '', credentials_file: '' },
+      cosmos: { database: 'bleepstore', container: 'metadata', endpoint: '', connection_string: '', master_key: '' },
       multipart_ttl_seconds: 604800,
     },
     storage: {
       backend: 'local',
       local: { root_dir: './data/objects' },
       memory: { max_size_bytes: 0, persistence: 'none', snapshot_path: './data/memory.snap', snapshot_interval_seconds: 300 },
+      aws: { bucket: '', region: 'us-east-1', prefix: '', endpoint_url: '', use_path_style: false, access_key_id: '', secret_access_key: '' },
+      gcp: { bucket: '', project: '', prefix: '', credentials_file: '' },
+      azure: { container: '', account: '', account_url: '', prefix: '', connection_string: '', use_managed_identity: false },
     },
     observability: { metrics: true, health_check: true },
   };
@@ -168,6 +201,21 @@ export function configFromYaml(doc: unknown): Config {
   const local = section(metadata, 'local');
   c.metadata.local.root_dir = str(local.root_dir, c.metadata.local.root_dir);
   c.metadata.local.compact_on_startup = bool(local.compact_on_startup, c.metadata.local.compact_on_startup);
+  const dynamodb = section(metadata, 'dynamodb');
+  c.metadata.dynamodb.table = str(dynamodb.table ?? dynamodb.table_prefix, c.metadata.dynamodb.table);
+  c.metadata.dynamodb.region = str(dynamodb.region, c.metadata.dynamodb.region);
+  c.metadata.dynamodb.endpoint_url = str(dynamodb.endpoint_url, c.metadata.dynamodb.endpoint_url);
+  // Python says project, Go/Rust project_id; Rust says collection_prefix.
+  const firestore = section(metadata, 'firestore');
+  c.metadata.firestore.collection = str(firestore.collection ?? firestore.collection_prefix, c.metadata.firestore.collection);
+  c.metadata.firestore.project = str(firestore.project ?? firestore.project_id, c.metadata.firestore.project);
+  c.metadata.firestore.credentials_file = str(firestore.credentials_file, c.metadata.firestore.credentials_file);
+  const cosmos = section(metadata, 'cosmos');
+  c.metadata.cosmos.database = str(cosmos.database, c.metadata.cosmos.database);
+  c.metadata.cosmos.container = str(cosmos.container, c.metadata.cosmos.container);
+  c.metadata.cosmos.endpoint = str(cosmos.endpoint, c.metadata.cosmos.endpoint);
+  c.metadata.cosmos.connection_string = str(cosmos.connection_string, c.metadata.cosmos.connection_string);
+  c.metadata.cosmos.master_key = str(cosmos.master_key ?? cosmos.key, c.metadata.cosmos.master_key);
   c.metadata.multipart_ttl_seconds = num(metadata.multipart_ttl_seconds, c.metadata.multipart_ttl_seconds, 'metadata.multipart_ttl_seconds');
 
   const storage = section(doc, 'storage');
@@ -189,10 +237,45 @@ export function configFromYaml(doc: unknown): Config {
     'storage.memory.snapshot_interval_seconds',
   );
 
+  const aws = section(storage, 'aws');
+  c.storage.aws.bucket = str(aws.bucket, c.storage.aws.bucket);
+  c.storage.aws.region = str(aws.region, c.storage.aws.region);
+  c.storage.aws.prefix = str(aws.prefix, c.storage.aws.prefix);
+  c.storage.aws.endpoint_url = str(aws.endpoint_url, c.storage.aws.endpoint_url);
+  c.storage.aws.use_path_style = bool(aws.use_path_style, c.storage.aws.use_path_style);
+  c.storage.aws.access_key_id = str(aws.access_key_id, c.storage.aws.access_key_id);
+  c.storage.aws.secret_access_key = str(aws.secret_access_key, c.storage.aws.secret_access_key);
+  const gcp = section(storage, 'gcp');
+  c.storage.gcp.bucket = str(gcp.bucket, c.storage.gcp.bucket);
+  c.storage.gcp.project = str(gcp.project ?? gcp.project_id, c.storage.gcp.project);
+  c.storage.gcp.prefix = str(gcp.prefix, c.storage.gcp.prefix);
+  c.storage.gcp.credentials_file = str(gcp.credentials_file, c.storage.gcp.credentials_file);
+  const azure = section(storage, 'azure');
+  c.storage.azure.container = str(azure.container, c.storage.azure.container);
+  c.storage.azure.account = str(azure.account, c.storage.azure.account);
+  c.storage.azure.account_url = str(azure.account_url, c.storage.azure.account_url);
+  c.storage.azure.prefix = str(azure.prefix, c.storage.azure.prefix);
+  c.storage.azure.connection_string = str(azure.connection_string, c.storage.azure.connection_string);
+  c.storage.azure.use_managed_identity = bool(azure.use_managed_identity, c.storage.azure.use_managed_identity);
+  requireCloudSettings(c);
+
   const obs = section(doc, 'observability');
   c.observability.metrics = bool(obs.metrics, c.observability.metrics);
   c.observability.health_check = bool(obs.health_check, c.observability.health_check);
   return c;
+}
+
+/** storage.md: a cloud backend without its bucket/container fails startup, before anything opens. */
+function requireCloudSettings(c: Config): void {
+  const missing =
+    c.storage.backend === 'aws' && !c.storage.aws.bucket ? 'storage.aws.bucket'
+    : c.storage.backend === 'gcp' && !c.storage.gcp.bucket ? 'storage.gcp.bucket'
+    : c.storage.backend === 'azure' && !c.storage.azure.container ? 'storage.azure.container'
+    : undefined;
+  if (missing) throw new ConfigError(`${missing} is required for storage.backend ${c.storage.backend}`);
+  if (c.metadata.engine === 'cosmos' && !c.metadata.cosmos.endpoint && !c.metadata.cosmos.connection_string) {
+    throw new ConfigError('metadata.cosmos.endpoint or metadata.cosmos.connection_string is required for metadata.engine cosmos');
+  }
 }
 
 export function loadConfigFile(path: string): Config {

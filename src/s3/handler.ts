@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { AuthResult, SigV4Verifier } from '../auth/sigv4.js';
 import { ClientAbortError, type HttpRequest, type HttpResponse, type RequestHandler } from '../http/types.js';
+import { BackendUnavailableError } from '../cloud/retry.js';
 import { isInfraRequest, serveInfra, type InfraDeps } from '../infra/endpoints.js';
 import { RequestBodyMeter } from '../observability/body-meter.js';
 import { parseAddress } from './address.js';
@@ -119,6 +120,10 @@ export function createS3Handler(deps: PipelineDeps, observer?: RequestObserver):
       let err: S3Error;
       if (e instanceof S3Error) {
         err = e;
+      } else if (e instanceof BackendUnavailableError) {
+        // A cloud metadata engine or storage gateway stayed throttled/unreachable through its retries.
+        log.warn('backend unavailable', { requestId, method: req.method, path: req.rawPath, error: e.message });
+        err = new S3Error(e.throttled ? 'SlowDown' : 'ServiceUnavailable');
       } else if (e instanceof ClientAbortError) {
         // Nobody is listening any more; answer something well-formed for the engine to drop.
         err = new S3Error('IncompleteBody');

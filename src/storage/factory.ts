@@ -1,4 +1,5 @@
 // Builds the configured storage backend (spec/storage.md: `storage.backend`) and runs its init().
+// The cloud gateways load lazily, so their SDKs cost nothing unless selected.
 import type { Config } from '../config.js';
 import { LocalStorage } from './local.js';
 import { MemoryStorage } from './memory.js';
@@ -32,8 +33,15 @@ export async function openStorage(config: Config): Promise<StorageBackend> {
       }
       backend = new SqliteStorage(config.metadata.sqlite.path);
       break;
-    default:
-      throw new Error(`storage backend ${config.storage.backend} is not available yet`);
+    case 'aws':
+      backend = new (await import('./aws.js')).AwsStorage(config.storage.aws);
+      break;
+    case 'gcp':
+      backend = new (await import('./gcp.js')).GcpStorage(config.storage.gcp);
+      break;
+    case 'azure':
+      backend = new (await import('./azure.js')).AzureStorage(config.storage.azure);
+      break;
   }
   await backend.init();
   return backend;
