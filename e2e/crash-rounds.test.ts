@@ -12,6 +12,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { request } from 'node:http';
 import { after, test } from 'node:test';
 import { sleep } from './harness.js';
+import { NEEDS_DURABILITY, NEEDS_LOCAL_STORAGE, skipReason } from './matrix.js';
 import { LifecycleServer } from './lifecycle-server.js';
 import { encodeKeyPath, signHeaders } from './raw-http.js';
 
@@ -234,7 +235,7 @@ async function verify(round: number): Promise<void> {
   for (const dir of server.partDirs()) assert.ok(known.has(dir), `${where}: part directory ${dir} has no upload (orphaned)`);
 }
 
-test(`kill -9 at a random moment, ${ROUNDS} rounds of PUT/multipart/DELETE/COPY; restart recovers exactly`, { timeout: 170_000 }, async (t) => {
+test(`kill -9 at a random moment, ${ROUNDS} rounds of PUT/multipart/DELETE/COPY; restart recovers exactly`, { timeout: 170_000, skip: skipReason(NEEDS_DURABILITY, NEEDS_LOCAL_STORAGE) }, async (t) => {
   const started = Date.now();
   await server.start({ engine: 'uws' });
   assert.equal((await s3(server, 'PUT', `/${BUCKET}`)).status, 200);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { ENGINES, startServer, sleep, type ServerHandle } from './harness.js';
+import { NEEDS_DURABILITY, NEEDS_LOCAL_STORAGE, skipReason } from './matrix.js';
 import { sdkClient, sdkErrorStatus } from './clients.js';
 import { fingerprint, fingerprintStream, listFilesRecursive, directorySize, formatMiB, MiB } from './files.js';
 import { signHeaders, encodeKeyPath } from './raw-http.js';
@@ -47,7 +48,7 @@ async function startSlowUpload(server: ServerHandle, bucket: string, key: string
 }
 
 for (const engine of ENGINES) {
-  describe(`crash [${engine}]`, () => {
+  describe(`crash [${engine}]`, { skip: skipReason(NEEDS_DURABILITY, NEEDS_LOCAL_STORAGE) }, () => {
     let server: ServerHandle;
     let s3: S3Client;
     const bucket = `crash-${engine}`;

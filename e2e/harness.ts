@@ -1,14 +1,16 @@
 // Starts the real BleepStore server (dist/src/cli.js) as a child process on a private temp
-// data dir, for end-to-end tests. Every e2e file runs its suite once per HTTP engine.
+// data dir, for end-to-end tests. Every e2e file runs its suite once per selected HTTP engine,
+// against the metadata engine and storage backend selected for this run (e2e/matrix.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
+import { backendSections, SELECTED_HTTP_ENGINES, type HttpEngine } from './matrix.js';
 
-export const ENGINES = ['uws', 'node'] as const;
-export type Engine = (typeof ENGINES)[number];
+export const ENGINES: readonly Engine[] = SELECTED_HTTP_ENGINES;
+export type Engine = HttpEngine;
 
 export const ACCESS_KEY = 'bleepstore';
 export const SECRET_KEY = 'bleepstore-secret';
@@ -59,7 +61,7 @@ export class ServerHandle {
     const owns = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `bleepstore-e2e-${options.engine}-`));
     const handle = new ServerHandle(options.engine, dataDir, owns);
-    handle.writeConfig();
+    await handle.writeConfig();
     try {
       await handle.spawnAndWait();
     } catch (e) {
@@ -103,12 +105,14 @@ export class ServerHandle {
     return existsSync(this.tmpDir) ? readdirSync(this.tmpDir) : [];
   }
 
-  private writeConfig(): void {
+  private async writeConfig(): Promise<void> {
+    const { metadata, storage } = await backendSections(this.dataDir);
+    // JSON is YAML: the sections are written as flow mappings.
     const yaml = [
       `server: {host: "127.0.0.1", port: 0, region: "${REGION}", http_engine: "${this.engine}"}`,
       `auth: {access_key: "${ACCESS_KEY}", secret_key: "${SECRET_KEY}"}`,
-      `metadata: {engine: "sqlite", sqlite: {path: "${join(this.dataDir, 'metadata.db')}"}}`,
-      `storage: {backend: "local", local: {root_dir: "${this.rootDir}"}}`,
+      `metadata: ${JSON.stringify(metadata)}`,
+      `storage: ${JSON.stringify(storage)}`,
       '',
     ].join('\n');
     writeFileSync(this.configPath, yaml);

@@ -1,11 +1,13 @@
 // A BleepStore child process under full control of the lifecycle and crash tests: our own YAML
-// (TTL, shutdown timeout), signals, exit code, and restarts on the same data dir.
+// (TTL, shutdown timeout) over this run's engines (e2e/matrix.ts), signals, exit code, and
+// restarts on the same data dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { backendSections } from './matrix.js';
 
 const CLI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli.js');
 const READY_LINE = /Starting BleepStore on [^\s]+:(\d+)/;
@@ -64,10 +66,12 @@ export class LifecycleServer {
   /** Writes the config and starts the server; resolves once it prints its ready line. */
   async start(config: LifecycleConfig): Promise<void> {
     const configPath = join(this.dataDir, 'bleepstore.yaml');
+    const sections = await backendSections(this.dataDir);
+    const metadata = { ...sections.metadata, multipart_ttl_seconds: config.multipartTtlSeconds ?? 604800 };
     const yaml = [
       `server: {host: "127.0.0.1", port: 0, http_engine: "${config.engine}", shutdown_timeout: ${config.shutdownTimeout ?? 30}}`,
-      `metadata: {engine: "sqlite", sqlite: {path: "${join(this.dataDir, 'metadata.db')}"}, multipart_ttl_seconds: ${config.multipartTtlSeconds ?? 604800}}`,
-      `storage: {backend: "local", local: {root_dir: "${this.rootDir}"}}`,
+      `metadata: ${JSON.stringify(metadata)}`,
+      `storage: ${JSON.stringify(sections.storage)}`,
       'logging: {level: "warn"}',
       '',
     ].join('\n');

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request, type ClientRequest } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { ENGINES, sleep } from './harness.js';
+import { ONLY_IN_DEFAULT_RUN } from './matrix.js';
 import { connectionRefused, LifecycleServer } from './lifecycle-server.js';
 import { firstResponse, openSocket, send, signHeaders } from './raw-http.js';
 
@@ -52,7 +53,7 @@ async function signedSend(server: LifecycleServer, method: string, path: string)
 
 
 for (const engine of ENGINES) {
-  describe(`SIGTERM [${engine}]`, () => {
+  describe(`SIGTERM [${engine}]`, { skip: ONLY_IN_DEFAULT_RUN }, () => {
     const servers: LifecycleServer[] = [];
     after(async () => {
       for (const s of servers) await s.destroy();

@@ -26,6 +26,7 @@ import {
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
 import { ACCESS_KEY, ENGINES, REGION, SECRET_KEY, sleep, type Engine } from './harness.js';
+import { ONLY_IN_DEFAULT_RUN } from './matrix.js';
 import { sdkClient, sdkErrorStatus } from './clients.js';
 import { fingerprint, fingerprintStream } from './files.js';
 
@@ -109,7 +110,7 @@ async function body(s3: S3Client, bucket: string, key: string): Promise<string> 
 }
 
 for (const engine of ENGINES) {
-  describe(`local JSONL metadata survives kill -9 [${engine}]`, () => {
+  describe(`local JSONL metadata survives kill -9 [${engine}]`, { skip: ONLY_IN_DEFAULT_RUN }, () => {
     let dataDir: string;
     let server: LocalMetaServer;
     let s3: S3Client;

@@ -1,0 +1,95 @@
+// `npm test`: the whole suite. First every unit test and the e2e suite in the default
+// configuration (sqlite + local disk, both HTTP engines); then the e2e suite once per other
+// metadata engine (on local disk) and per other storage backend (on sqlite), on the default HTTP
+// engine, each against its real server (test/servers/). Prints a summary and fails if any run
+// failed. `npm test -- storage:aws metadata:dynamodb` runs only the named runs ('default' is the
+// first one).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Run {
+  name: string;
+  files: string[];
+  env: Record<string, string>;
+}
+
+function testFiles(dir: string): string[] {
+  return readdirSync(join(DIST, dir))
+    .filter((f) => f.endsWith('.test.js'))
+    .sort()
+    .map((f) => join(DIST, dir, f));
+}
+
+const E2E = testFiles('e2e');
+const RUNS: Run[] = [
+  { name: 'default', files: [...testFiles('test'), ...E2E], env: {} },
+  ...['memory', 'local', 'dynamodb', 'firestore', 'cosmos'].map((engine) => ({
+    name: `metadata:${engine}`,
+    files: E2E,
+    env: { BLEEPSTORE_E2E_METADATA: engine, BLEEPSTORE_E2E_STORAGE: 'local', BLEEPSTORE_E2E_HTTP_ENGINES: 'uws' },
+  })),
+  ...['memory', 'sqlite', 'aws', 'azure', 'gcp'].map((backend) => ({
+    name: `storage:${backend}`,
+    files: E2E,
+    env: { BLEEPSTORE_E2E_METADATA: 'sqlite', BLEEPSTORE_E2E_STORAGE: backend, BLEEPSTORE_E2E_HTTP_ENGINES: 'uws' },
+  })),
+];
+
+interface Outcome {
+  name: string;
+  code: number | null;
+  seconds: number;
+  counts: Record<string, number>;
+}
+
+/** The totals the TAP reporter prints at the end ("# pass 12"). */
+function tapCounts(path: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return counts;
+  }
+  for (const m of text.matchAll(/^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[m[1] ?? ''] = Number(m[2]);
+  return counts;
+}
+
+async function execute(run: Run, tapDir: string): Promise<Outcome> {
+  const tap = join(tapDir, `${run.name.replace(/[^a-z0-9]/gi, '-')}.tap`);
+  const args = ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...run.files];
+  console.log(`\n=== ${run.name}: ${run.files.length} test files ${JSON.stringify(run.env)} ===\n`);
+  const started = Date.now();
+  const code = await new Promise<number | null>((resolveCode) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, ...run.env } });
+    child.once('exit', (c) => resolveCode(c));
+  });
+  return { name: run.name, code, seconds: (Date.now() - started) / 1000, counts: tapCounts(tap) };
+}
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !RUNS.some((r) => r.name === w));
+if (unknown.length > 0) {
+  console.error(`unknown run(s): ${unknown.join(', ')}; known: ${RUNS.map((r) => r.name).join(', ')}`);
+  process.exit(2);
+}
+const selected = wanted.length === 0 ? RUNS : RUNS.filter((r) => wanted.includes(r.name));
+const tapDir = mkdtempSync(join(tmpdir(), 'bleepstore-test-run-'));
+const outcomes: Outcome[] = [];
+for (const run of selected) outcomes.push(await execute(run, tapDir));
+rmSync(tapDir, { recursive: true, force: true });
+
+console.log('\n=== summary ===');
+for (const o of outcomes) {
+  const c = o.counts;
+  const status = o.code === 0 ? 'ok  ' : 'FAIL';
+  console.log(
+    `${status} ${o.name.padEnd(18)} ${String(c.tests ?? '?').padStart(4)} tests, ${c.pass ?? '?'} pass, ${c.fail ?? '?'} fail, ${c.skipped ?? 0} skipped, ${c.todo ?? 0} todo, ${c.cancelled ?? 0} cancelled in ${o.seconds.toFixed(0)} s`,
+  );
+}
+process.exit(outcomes.every((o) => o.code === 0) ? 0 : 1);
