@@ -54,8 +54,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // Every start is a recovery: open (WAL replay) + schema, storage init (clears .tmp/), seeding,
   // reaping expired uploads and part data nothing references any more.
   const metadata = await openMetadataStore(config);
-  await recoverCommitIntents(metadata, log); // before storage init empties .tmp/
+  await recoverCommitIntents(metadata, log); // local staged files, before storage init empties .tmp/
   const storage = await openStorage(config);
+  await recoverCommitIntents(metadata, log, storage); // remote staged writes of cloud gateways
   if (storage instanceof MemoryStorage && storage.snapshotWarning !== undefined) log.warn(`memory storage snapshot: ${storage.snapshotWarning}`);
   await seedDefaultCredential(metadata, config);
   await reapExpiredUploads(metadata, storage, config.metadata.multipart_ttl_seconds, log);

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { defaultOwnerId } from '../s3/identity.js';
-import { applyCommitAction } from '../s3/publish.js';
+import { applyCommitAction, REMOTE_STAGED_PREFIX } from '../s3/publish.js';
 import { nowIso } from '../s3/time.js';
 import { MULTIPART_DIR } from '../storage/key-path.js';
 import { LocalStorage } from '../storage/local.js';
@@ -88,16 +88,23 @@ export async function sweepOrphanedParts(metadata: MetadataStore, storage: Stora
 }
 
 /**
- * Before storage init empties .tmp/: finishes or drops the publishes a kill -9 interrupted
- * (s3/publish.ts). The staged file still there → it was never renamed into place, the old
- * version is intact: drop the intent. Gone → it was renamed: roll its metadata write forward,
- * so the row matches the bytes now on disk.
+ * Finishes or drops the publishes a kill -9 interrupted (s3/publish.ts). Runs twice at startup:
+ * for local staged files before storage init empties .tmp/ (no `storage` given), and for remote
+ * staged writes of cloud gateways after it (`storage` given). Staged bytes not yet at their
+ * destination → the old version is intact: drop the intent. Published → roll the intent's
+ * metadata write forward, so the row matches the bytes now stored.
  */
-export async function recoverCommitIntents(metadata: MetadataStore, log: Logger): Promise<{ rolledForward: number; dropped: number }> {
+export async function recoverCommitIntents(metadata: MetadataStore, log: Logger, storage?: StorageBackend): Promise<{ rolledForward: number; dropped: number }> {
   let rolledForward = 0;
   let dropped = 0;
   for (const intent of await metadata.listCommitIntents()) {
-    if (existsSync(intent.staged_path)) {
+    const remoteRef = intent.staged_path.startsWith(REMOTE_STAGED_PREFIX) ? intent.staged_path.slice(REMOTE_STAGED_PREFIX.length) : undefined;
+    if ((remoteRef !== undefined) !== (storage !== undefined)) continue; // the other pass handles it
+    const published =
+      remoteRef === undefined ? !existsSync(intent.staged_path)
+      : storage?.stagedWriteCommitted ? await storage.stagedWriteCommitted(remoteRef)
+      : false; // a backend that cannot tell (configuration changed): keep the old row
+    if (!published) {
       dropped++;
     } else {
       try {

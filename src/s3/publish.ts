@@ -62,6 +62,12 @@ export async function applyCommitAction(metadata: MetadataStore, action: CommitA
   }
 }
 
+/**
+ * CommitIntent.staged_path of a remote staged write: this prefix and the backend's recoveryRef
+ * (a local staged path is absolute, so the two never collide).
+ */
+export const REMOTE_STAGED_PREFIX = 'storage-ref:';
+
 export interface PublishSteps {
   /** Re-checks conditions under the lock; throwing here discards the staged bytes. */
   check?: () => Promise<void>;
@@ -74,9 +80,11 @@ export async function publish(metadata: MetadataStore, bucket: string, lockKey: 
   try {
     await withKeyLock(bucket, lockKey, async () => {
       await steps.check?.();
-      // Only a staged file can be half-published by a crash; other backends commit in memory.
+      // Only a staged file or a remote staged write can be half-published by a crash; the memory
+      // and sqlite backends commit with the process or in one transaction.
+      const stagedRef = write.path ?? (write.recoveryRef === undefined ? undefined : REMOTE_STAGED_PREFIX + write.recoveryRef);
       const intent: CommitIntent | undefined =
-        write.path === undefined ? undefined : { id: randomUUID(), staged_path: write.path, action: steps.action, created_at: nowIso() };
+        stagedRef === undefined ? undefined : { id: randomUUID(), staged_path: stagedRef, action: steps.action, created_at: nowIso() };
       if (intent) await metadata.recordCommitIntent(intent);
       try {
         await write.commit();

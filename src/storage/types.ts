@@ -18,6 +18,12 @@ export interface StagedWrite {
   readonly size: number;
   /** The staged temp file, for backends that stage into local files (see StorageBackend.stagesToFiles). */
   readonly path?: string;
+  /**
+   * For backends that stage remotely (cloud gateways): an opaque reference to the staged bytes
+   * that StorageBackend.stagedWriteCommitted can resolve after a crash, so a kill -9 between the
+   * remote commit and the metadata commit is repaired like a local rename (s3/publish.ts).
+   */
+  readonly recoveryRef?: string;
   commit(): Promise<void>;
   discard(): Promise<void>;
 }
@@ -72,4 +78,11 @@ export interface StorageBackend {
 
   createBucket(bucket: string): Promise<void>;
   deleteBucket(bucket: string): Promise<void>;
+
+  /**
+   * Backends whose StagedWrites carry a recoveryRef: after a restart, whether that staged write
+   * reached its destination (commit happened) or not (it was never committed; any leftovers of it
+   * are cleaned up here).
+   */
+  stagedWriteCommitted?(recoveryRef: string): Promise<boolean>;
 }
