@@ -6,11 +6,15 @@ import type { PeerFeature, TestPeer } from './types.js';
 export type CloudMetadataEngine = 'dynamodb' | 'firestore' | 'cosmos';
 export type CloudStorageBackend = 'aws' | 'gcp' | 'azure';
 
-const STARTERS: Record<CloudMetadataEngine | CloudStorageBackend, () => Promise<TestPeer>> = {
+/** Every peer: one per cloud engine/backend, plus s3rver as a second S3 target for the aws gateway. */
+export type PeerName = CloudMetadataEngine | CloudStorageBackend | 'aws-s3rver';
+
+const STARTERS: Record<PeerName, () => Promise<TestPeer>> = {
   dynamodb: async () => (await import('./dynamodb-local.js')).start(),
   firestore: async () => (await import('./firestore-emulator.js')).start(),
   cosmos: async () => (await import('./cosmosdb-server.js')).start(),
   aws: async () => (await import('./s3-peer.js')).start(),
+  'aws-s3rver': async () => (await import('./s3rver.js')).start(),
   gcp: async () => (await import('./gcs-emulator.js')).start(),
   azure: async () => (await import('./azurite.js')).start(),
 };
@@ -26,7 +30,7 @@ export function isCloudStorageBackend(name: string): name is CloudStorageBackend
 }
 
 /** Starts the real server for one cloud engine or backend. Missing software throws, never skips. */
-export function startPeer(name: CloudMetadataEngine | CloudStorageBackend): Promise<TestPeer> {
+export function startPeer(name: PeerName): Promise<TestPeer> {
   return STARTERS[name]();
 }
 

@@ -63,6 +63,10 @@ export async function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess>
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
+  // A peer must not keep the test process alive: when the tests are done the process exits and
+  // the exit hook above kills the peer by PID.
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       live.delete(child);

@@ -30,4 +30,8 @@ export type PeerFeature =
   /** Assembling multipart parts on the backend (GCS compose). */
   | 'multipart-assembly'
   /** Atomic multi-item writes (transactional batch rollback). */
-  | 'atomic-batch';
+  | 'atomic-batch'
+  /** Concurrent writers of one key leave one complete version (s3rver writes object files in place). */
+  | 'atomic-overwrite'
+  /** Keys stored verbatim, including '..', '.' and empty segments (s3rver maps keys to file paths). */
+  | 'raw-keys';
