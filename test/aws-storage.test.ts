@@ -217,6 +217,47 @@ describe('AwsStorage against a BleepStore S3 target', () => {
     assert.throws(() => new AwsStorage({ ...settings, bucket: '' }), /storage.aws.bucket is required/);
   });
 
+  it('stagedWriteCommitted answers for parts and assemblies before and after commit, and aborts what never committed', TEST, async () => {
+    const refOf = (w: StagedWrite): string => {
+      assert.match(w.recoveryRef ?? '', /^aws1:\{/);
+      return w.recoveryRef ?? '';
+    };
+    // A small part (one PutObject at commit).
+    const smallPart = await s.putPart('r', 'k', 'RUP', 1, bodyOf(Buffer.from('small part')));
+    assert.equal(await s.stagedWriteCommitted(refOf(smallPart)), false, 'held, never sent');
+    await smallPart.commit();
+    assert.equal(await s.stagedWriteCommitted(refOf(smallPart)), true);
+    // A large part (a multipart upload on the part key): checked before commit, it is aborted.
+    const unsent = await s.putPart('r', 'k', 'RUP', 2, generatedBody(9 * MiB).body);
+    assert.equal(await openUploads(), 1);
+    assert.equal(await s.stagedWriteCommitted(refOf(unsent)), false);
+    assert.equal(await openUploads(), 0, 'the never-completed upload was aborted');
+    const sent = await s.putPart('r', 'k', 'RUP', 2, generatedBody(9 * MiB).body);
+    await sent.commit();
+    assert.equal(await s.stagedWriteCommitted(refOf(sent)), true);
+    assert.equal(await s.stagedWriteCommitted(refOf(sent)), true, 'answers the same when asked again');
+    // Assemblies: a multipart upload, and the empty object of zero-byte parts.
+    const assembly = await s.assembleParts('r', 'whole', 'RUP', [1, 2]);
+    assert.match(refOf(assembly), /"u":/);
+    const abandoned = await s.assembleParts('r', 'other', 'RUP', [1, 2]);
+    await assembly.commit();
+    assert.equal(await s.stagedWriteCommitted(refOf(assembly)), true);
+    assert.equal(await s.stagedWriteCommitted(refOf(abandoned)), false);
+    assert.equal(await openUploads(), 0);
+    await committed(s.putPart('r', 'empty', 'EUP', 1, bodyOf(Buffer.alloc(0))));
+    const empty = await s.assembleParts('r', 'empty', 'EUP', [1]);
+    assert.equal(await s.stagedWriteCommitted(refOf(empty)), false);
+    await empty.commit();
+    assert.equal(await s.stagedWriteCommitted(refOf(empty)), true);
+    // Refs another backend or version wrote, or that are damaged, are never taken for a commit.
+    for (const foreign of ['gcs1:{"k":"x"}', 'aws1:not json', 'aws1:{"k":"r/k"}', 'aws2:{"k":"x","t":"y"}', 'aws1:{"k":"bleepstore/r/whole","t":"other-token"}']) {
+      assert.equal(await s.stagedWriteCommitted(foreign), false, foreign);
+    }
+    await s.deleteBucket('r');
+    await s.deleteUploadParts('RUP');
+    await s.deleteUploadParts('EUP');
+  });
+
   it('plans assembly segments: copies big parts, merges small runs, splits above 5 GiB', () => {
     const part = (number: number, size: number) => ({ number, key: `p/${number}`, size });
     const shape = (parts: ReturnType<typeof part>[]) => planSegments(parts).map((seg) => seg.pieces.map((p) => `${p.part.number}:${p.start}-${p.end}`).join('+'));

@@ -1,18 +1,31 @@
 // The crash-only publish protocol (s3/publish.ts): a kill -9 between "rename into place" and
 // "metadata commit" is repaired by the next start, which rolls the commit intent forward when the
 // rename happened and drops it when it did not. Simulated here by stopping after each step.
+//
+// The same for the remote staged writes of the AWS gateway (StagedWrite.recoveryRef): a second
+// BleepStore process is the S3 target, the state a kill -9 leaves is reproduced by committing the
+// storage write and not the metadata, and the recovery pass sees only what a restart sees.
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../src/config.js';
 import { recoverCommitIntents } from '../src/infra/recovery.js';
 import { createLogger } from '../src/log.js';
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js';
-import type { ObjectRecord } from '../src/metadata/types.js';
+import type { CommitAction, ObjectRecord } from '../src/metadata/types.js';
+import { REMOTE_STAGED_PREFIX } from '../src/s3/publish.js';
+import { AwsStorage, type AwsStorageSettings } from '../src/storage/aws.js';
 import { LocalStorage } from '../src/storage/local.js';
+import type { StagedWrite } from '../src/storage/types.js';
+import { uniqueNamespaceId } from './servers/config-patch.js';
+import { peerClient, start as startS3Peer } from './servers/s3-peer.js';
+import type { TestPeer } from './servers/types.js';
 
 function record(key: string, size: number, etag: string): ObjectRecord {
   return {
@@ -69,5 +82,174 @@ describe('commit intent recovery', () => {
     assert.deepEqual(await metadata.listCommitIntents(), []);
     await storage.init(); // the rest of startup: the unrenamed temp file goes
     assert.equal(existsSync(v3.path ?? ''), false);
+  });
+});
+
+describe('commit intent recovery: remote staged writes (aws gateway)', () => {
+  const MiB = 1024 * 1024;
+  const TEST = { timeout: 120_000 };
+  /** Above the gateway's 8 MiB single-PutObject bound: staged as a native multipart upload. */
+  const LARGE = 9 * MiB;
+  let dir: string;
+  let metadata: SqliteMetadataStore;
+  let peer: TestPeer;
+  let settings: AwsStorageSettings;
+  let storage: AwsStorage;
+  let target: S3Client;
+  const log = createLogger('error', 'text');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bleepstore-remote-recovery-'));
+    metadata = new SqliteMetadataStore(join(dir, 'metadata.db'));
+    await metadata.init();
+    await metadata.createBucket({ name: 'b', region: 'us-east-1', owner_id: 'o', owner_display: 'o', acl: '{}', created_at: '2026-01-01T00:00:00.000Z' });
+    peer = await startS3Peer();
+    const patch = await peer.namespace(uniqueNamespaceId('recovery'));
+    settings = { ...defaultConfig().storage.aws, ...patch.storage?.aws } as AwsStorageSettings;
+    storage = new AwsStorage(settings);
+    await storage.init();
+    target = peerClient(settings.endpoint_url, settings.access_key_id, settings.secret_access_key);
+  });
+  after(async () => {
+    target?.destroy();
+    await storage?.close();
+    await peer?.stop();
+    await metadata?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const etagOf = (data: Buffer): string => `"${createHash('md5').update(data).digest('hex')}"`;
+  const objectAction = (key: string, data: Buffer): CommitAction => ({ kind: 'object', object: record(key, data.length, etagOf(data)) });
+
+  /** Step 1 of publish.ts: the intent, exactly as publish() records it. */
+  async function recordIntent(write: StagedWrite, action: CommitAction): Promise<void> {
+    assert.ok(write.recoveryRef !== undefined, 'a remote staged write carries a recoveryRef');
+    await metadata.recordCommitIntent({ id: randomUUID(), staged_path: REMOTE_STAGED_PREFIX + write.recoveryRef, action, created_at: new Date().toISOString() });
+  }
+
+  /** A whole, uninterrupted publish (storage commit, then metadata). */
+  async function published(key: string, data: Buffer): Promise<void> {
+    await (await storage.putObject('b', key, Readable.from([data]))).commit();
+    await metadata.putObject(record(key, data.length, etagOf(data)));
+  }
+
+  async function storedBytes(key: string): Promise<Buffer> {
+    const read = await storage.getObject('b', key);
+    const chunks: Buffer[] = [];
+    for await (const chunk of read.stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** The row and the stored bytes agree, and are `data`. */
+  async function assertConsistent(key: string, data: Buffer): Promise<void> {
+    const row = await metadata.getObject('b', key);
+    assert.equal(row?.etag, etagOf(data), `row of ${key}`);
+    assert.equal(row?.size, data.length);
+    assert.ok((await storedBytes(key)).equals(data), `bytes of ${key}`);
+  }
+
+  async function openUploads(): Promise<{ Key?: string; UploadId?: string }[]> {
+    return (await target.send(new ListMultipartUploadsCommand({ Bucket: settings.bucket }))).Uploads ?? [];
+  }
+
+  it('rolls forward small, large and assembled writes whose storage commit happened before the crash', TEST, async () => {
+    await published('small', Buffer.from('old small'));
+    await published('large', Buffer.from('old large'));
+    await published('assembled', Buffer.from('old assembled'));
+
+    const small = Buffer.from('new small body');
+    const large = randomBytes(LARGE);
+    const parts = [randomBytes(1000), randomBytes(2000)];
+    const assembled = Buffer.concat(parts);
+    await metadata.createMultipartUpload({
+      upload_id: 'UP1', bucket: 'b', key: 'assembled', content_type: 'text/plain', content_encoding: null, content_language: null, content_disposition: null,
+      cache_control: null, expires: null, storage_class: 'STANDARD', acl: '{}', user_metadata: '{}', owner_id: 'o', owner_display: 'o', initiated_at: '2026-01-01T00:00:00.000Z',
+    });
+    for (const [i, data] of parts.entries()) {
+      await (await storage.putPart('b', 'assembled', 'UP1', i + 1, Readable.from([data]))).commit();
+      await metadata.putPart('UP1', i + 1, data.length, etagOf(data));
+    }
+
+    const writes: StagedWrite[] = [];
+    const smallWrite = await storage.putObject('b', 'small', Readable.from([small]));
+    await recordIntent(smallWrite, objectAction('small', small));
+    const largeWrite = await storage.putObject('b', 'large', Readable.from([large]));
+    await recordIntent(largeWrite, objectAction('large', large));
+    const assembleWrite = await storage.assembleParts('b', 'assembled', 'UP1', [1, 2]);
+    await recordIntent(assembleWrite, { kind: 'complete', bucket: 'b', key: 'assembled', uploadId: 'UP1', object: record('assembled', assembled.length, '"assembled-2"') });
+    writes.push(smallWrite, largeWrite, assembleWrite);
+    for (const w of writes) {
+      assert.match(w.recoveryRef ?? '', /^aws1:\{/, 'versioned');
+      assert.ok((w.recoveryRef ?? '').length < 160, `short: ${w.recoveryRef}`);
+    }
+    assert.equal((await openUploads()).length, 2, 'the large body and the assembly are staged as multipart uploads');
+    for (const w of writes) await w.commit(); // ... and the process dies before the metadata commits
+    assert.equal((await metadata.getObject('b', 'large'))?.etag, etagOf(Buffer.from('old large')), 'the torn state the protocol repairs');
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 3, dropped: 0 });
+    await assertConsistent('small', small);
+    await assertConsistent('large', large);
+    const row = await metadata.getObject('b', 'assembled');
+    assert.equal(row?.etag, '"assembled-2"');
+    assert.ok((await storedBytes('assembled')).equals(assembled));
+    assert.equal(await metadata.getMultipartUpload('b', 'assembled', 'UP1'), null, 'the completion was rolled forward');
+    assert.deepEqual(await metadata.listCommitIntents(), []);
+    assert.deepEqual(await openUploads(), []);
+  });
+
+  it('drops writes staged but never committed: the old version stays and no multipart upload is left', TEST, async () => {
+    const small = Buffer.from('never published');
+    const large = randomBytes(LARGE);
+    await recordIntent(await storage.putObject('b', 'small', Readable.from([small])), objectAction('small', small));
+    await recordIntent(await storage.putObject('b', 'large', Readable.from([large])), objectAction('large', large));
+    // ... the process dies before commit(): the large body's upload is still open on the target.
+    assert.equal((await openUploads()).length, 1);
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 2 });
+    await assertConsistent('small', Buffer.from('new small body'));
+    assert.equal((await metadata.getObject('b', 'large'))?.size, LARGE, 'the version of the previous test');
+    assert.deepEqual(await openUploads(), [], 'the dangling multipart upload was aborted');
+    assert.deepEqual(await metadata.listCommitIntents(), []);
+  });
+
+  it('an upload that vanished without completing (aborted by a lifecycle rule) is not taken for a commit', TEST, async () => {
+    const before = await storedBytes('large');
+    const large = randomBytes(LARGE);
+    await recordIntent(await storage.putObject('b', 'large', Readable.from([large])), objectAction('large', large));
+    const [upload] = await openUploads();
+    await target.send(new AbortMultipartUploadCommand({ Bucket: settings.bucket, Key: upload?.Key, UploadId: upload?.UploadId }));
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 1 });
+    await assertConsistent('large', before);
+  });
+
+  it('an intent whose key was published again since (recovery retried on a later start) is dropped', TEST, async () => {
+    const stale = Buffer.from('committed, then overwritten');
+    const write = await storage.putObject('b', 'small', Readable.from([stale]));
+    await recordIntent(write, objectAction('small', stale));
+    await write.commit();
+    await published('small', Buffer.from('the newest version'));
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 1 });
+    await assertConsistent('small', Buffer.from('the newest version'));
+  });
+
+  it('file-path intents and storage intents are each left to their own pass', TEST, async () => {
+    const stagedFile = join(dir, 'staged-not-renamed');
+    await writeFile(stagedFile, 'x');
+    await metadata.recordCommitIntent({ id: 'file-intent', staged_path: stagedFile, action: objectAction('small', Buffer.from('x')), created_at: new Date().toISOString() });
+    const remote = Buffer.from('remote, never committed');
+    await recordIntent(await storage.putObject('b', 'small', Readable.from([remote])), objectAction('small', remote));
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 1 });
+    assert.deepEqual((await metadata.listCommitIntents()).map((i) => i.id), ['file-intent'], 'the storage pass leaves the file intent');
+
+    await recordIntent(await storage.putObject('b', 'small', Readable.from([remote])), objectAction('small', remote));
+    assert.deepEqual(await recoverCommitIntents(metadata, log), { rolledForward: 0, dropped: 1 });
+    const left = await metadata.listCommitIntents();
+    assert.equal(left.length, 1);
+    assert.ok(left[0]?.staged_path.startsWith(REMOTE_STAGED_PREFIX), 'the file pass leaves the storage intent');
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 1 });
+    await assertConsistent('small', Buffer.from('the newest version'));
   });
 });

@@ -15,6 +15,7 @@ import { CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutO
 import { Readable } from 'node:stream';
 import { isUnsupported, type S3Calls } from './aws-calls.js';
 import type { AwsKeyMap } from './aws-keys.js';
+import { encodeRecoveryRef, newWriteToken, tokenMetadata } from './aws-recovery.js';
 import { abortUpload, completeUpload, stagedWrite } from './aws-staging.js';
 import type { StagedWrite } from './types.js';
 
@@ -124,13 +125,22 @@ export class AwsAssembler {
     });
     const total = parts.reduce((sum, p) => sum + p.size, 0);
     const segments = planSegments(parts);
+    const token = newWriteToken();
     if (segments.length === 0) {
       // No bytes at all: a multipart upload cannot complete without a part, so publish an empty object.
-      return stagedWrite(0, () => calls.run(what, () => calls.client.send(new PutObjectCommand({ Bucket: calls.bucket, Key: destination, Body: Buffer.alloc(0), ContentLength: 0 }))).then(() => {}), async () => {});
+      return stagedWrite(
+        0,
+        encodeRecoveryRef({ key: destination, token }),
+        () =>
+          calls
+            .run(what, () => calls.client.send(new PutObjectCommand({ Bucket: calls.bucket, Key: destination, Body: Buffer.alloc(0), ContentLength: 0, Metadata: tokenMetadata(token) })))
+            .then(() => {}),
+        async () => {},
+      );
     }
 
     const targetUploadId = await calls.run(what, async () => {
-      const created = await calls.client.send(new CreateMultipartUploadCommand({ Bucket: calls.bucket, Key: destination }));
+      const created = await calls.client.send(new CreateMultipartUploadCommand({ Bucket: calls.bucket, Key: destination, Metadata: tokenMetadata(token) }));
       if (!created.UploadId) throw new Error(`CreateMultipartUpload for ${destination} returned no UploadId`);
       return created.UploadId;
     });
@@ -143,6 +153,7 @@ export class AwsAssembler {
     }
     return stagedWrite(
       total,
+      encodeRecoveryRef({ key: destination, token, uploadId: targetUploadId }),
       () => completeUpload(calls, what, destination, targetUploadId, etags),
       () => abortUpload(calls, destination, targetUploadId),
     );

@@ -8,9 +8,12 @@
 // Bodies smaller than one part are held (≤ 8 MiB, the bound we hold for a part anyway) and sent
 // with one PutObject at commit: one request instead of three for the common small object.
 // Either way the body streams through bounded buffers; the whole object is never in memory.
+// Both publish with a write token in user metadata, by which the next start recognises a commit
+// a crash cut short (aws-recovery.ts).
 import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { errorCodeOf, type S3Calls } from './aws-calls.js';
+import { encodeRecoveryRef, newWriteToken, tokenMetadata } from './aws-recovery.js';
 import type { StagedWrite } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -63,11 +66,15 @@ export async function abortUpload(calls: S3Calls, key: string, uploadId: string)
   }
 }
 
-/** A StagedWrite whose commit/discard run at most once and whose discard after commit is a no-op. */
-export function stagedWrite(size: number, publish: () => Promise<void>, drop: () => Promise<void>): StagedWrite {
+/**
+ * A StagedWrite whose commit/discard run at most once and whose discard after commit is a no-op.
+ * `recoveryRef` lets the next start tell whether a commit cut short by a crash published (aws-recovery.ts).
+ */
+export function stagedWrite(size: number, recoveryRef: string, publish: () => Promise<void>, drop: () => Promise<void>): StagedWrite {
   let state: 'open' | 'committed' | 'discarded' = 'open';
   return {
     size,
+    recoveryRef,
     async commit() {
       if (state !== 'open') throw new Error(`staged write already ${state}`);
       state = 'committed';
@@ -113,10 +120,11 @@ export async function stageStream(calls: S3Calls, what: string, key: string, bod
   const inFlight = new Set<Promise<void>>();
   let uploadFailure: { error: unknown } | undefined;
   let size = 0;
+  const token = newWriteToken();
 
   const startPart = async (data: Buffer): Promise<void> => {
     uploadId ??= await calls.run(what, async () => {
-      const created = await calls.client.send(new CreateMultipartUploadCommand({ Bucket: calls.bucket, Key: key }));
+      const created = await calls.client.send(new CreateMultipartUploadCommand({ Bucket: calls.bucket, Key: key, Metadata: tokenMetadata(token) }));
       if (!created.UploadId) throw new Error(`CreateMultipartUpload for ${key} returned no UploadId`);
       return created.UploadId;
     });
@@ -150,7 +158,11 @@ export async function stageStream(calls: S3Calls, what: string, key: string, bod
       const data = buffer.take(buffer.size);
       return stagedWrite(
         size,
-        () => calls.run(what, () => calls.client.send(new PutObjectCommand({ Bucket: calls.bucket, Key: key, Body: data, ContentLength: data.length }))).then(() => {}),
+        encodeRecoveryRef({ key, token }),
+        () =>
+          calls
+            .run(what, () => calls.client.send(new PutObjectCommand({ Bucket: calls.bucket, Key: key, Body: data, ContentLength: data.length, Metadata: tokenMetadata(token) })))
+            .then(() => {}),
         async () => {},
       );
     }
@@ -165,6 +177,7 @@ export async function stageStream(calls: S3Calls, what: string, key: string, bod
   const id = uploadId;
   return stagedWrite(
     size,
+    encodeRecoveryRef({ key, token, uploadId: id }),
     () => completeUpload(calls, what, key, id, etags),
     () => abortUpload(calls, key, id),
   );

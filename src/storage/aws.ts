@@ -11,6 +11,7 @@ import { AwsAssembler } from './aws-assembly.js';
 import { AwsAccessDeniedError, S3Calls } from './aws-calls.js';
 import { AwsKeyMap } from './aws-keys.js';
 import { exactRange } from './aws-range.js';
+import { stagedWriteCommitted } from './aws-recovery.js';
 import { stageStream } from './aws-staging.js';
 import { assertPartNumber } from './key-path.js';
 import { StorageNotFoundError, type ByteRange, type ReadResult, type StagedWrite, type StorageBackend } from './types.js';
@@ -159,6 +160,11 @@ export class AwsStorage implements StorageBackend {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
+  }
+
+  /** Whether a staged write cut short by a crash published; aborts its upload if not (aws-recovery.ts). */
+  async stagedWriteCommitted(recoveryRef: string): Promise<boolean> {
+    return stagedWriteCommitted(this.calls, recoveryRef);
   }
 
   /** Buckets are key prefixes in the one backing bucket: nothing to create. */
