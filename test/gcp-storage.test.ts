@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { Storage } from '@google-cloud/storage';
 import { BackendUnavailableError } from '../src/cloud/retry.js';
 import { MAX_COMPOSE_SOURCES, planCompose, roundsOf } from '../src/storage/gcp-compose.js';
-import { GcpStorage } from '../src/storage/gcp.js';
+import { GcpStorage, MAX_GCS_NAME_BYTES } from '../src/storage/gcp.js';
+import { decodeRecoveryRef, encodeRecoveryRef } from '../src/storage/gcp-recovery.js';
 import { StorageNotFoundError, type ReadResult, type StagedWrite } from '../src/storage/types.js';
 import { uniqueNamespaceId } from './servers/config-patch.js';
 import { GCS_TEST_BUCKET, GCS_TEST_PROJECT, start as startEmulator } from './servers/gcs-emulator.js';
@@ -112,7 +113,9 @@ class RecordingGcs {
   readonly objects = new Map<string, number>();
   /** name → base64 MD5 sent in x-goog-hash */
   readonly md5s = new Map<string, string>();
-  /** Status codes to answer the next compose/copy calls with, in order. */
+  /** name → custom metadata, as GCS keeps it (compose sets it from the request, copy carries it). */
+  readonly customMetadata = new Map<string, Record<string, string>>();
+  /** Status codes to answer the next compose/copy/metadata calls with, in order. */
   readonly failNext: number[] = [];
   private server!: Server;
   url = '';
@@ -134,6 +137,7 @@ class RecordingGcs {
     this.requests.length = 0;
     this.objects.clear();
     this.md5s.clear();
+    this.customMetadata.clear();
     for (const [name, size] of objects) this.objects.set(name, size);
   }
 
@@ -149,7 +153,9 @@ class RecordingGcs {
       res.end(JSON.stringify(value));
     };
     const notFound = (): void => json(404, { error: { code: 404, message: 'No such object' } });
-    const resource = (name: string): Record<string, unknown> => ({ kind: 'storage#object', bucket: parts[2], name, size: String(this.objects.get(name)) });
+    const resource = (name: string): Record<string, unknown> => ({
+      kind: 'storage#object', bucket: parts[2], name, size: String(this.objects.get(name)), ...(this.customMetadata.has(name) ? { metadata: this.customMetadata.get(name) } : {}),
+    });
 
     // /b/{bucket}/o/{name}[/compose | /rewriteTo/b/{bucket}/o/{dest}]
     if (parts[1] !== 'b' || parts[3] !== 'o') return json(501, { error: { code: 501, message: 'not faked' } });
@@ -171,8 +177,15 @@ class RecordingGcs {
       res.end('a'.repeat(size));
       return;
     }
+    if (req.method === 'GET' && parts[5] === undefined) {
+      this.requests.push({ method: 'GET', op: 'metadata', object: name });
+      const failure = this.failNext.shift();
+      if (failure !== undefined) return json(failure, { error: { code: failure, message: `injected ${failure}` } });
+      return this.objects.has(name) ? json(200, resource(name)) : notFound();
+    }
     if (req.method === 'DELETE') {
       this.requests.push({ method: 'DELETE', op: 'delete', object: name });
+      this.customMetadata.delete(name);
       if (!this.objects.delete(name)) return notFound();
       res.writeHead(204).end();
       return;
@@ -184,19 +197,27 @@ class RecordingGcs {
       if (failure !== undefined) return json(failure, { error: { code: failure, message: `injected ${failure}` } });
       if (sourceObjects.some((s) => !this.objects.has(s))) return notFound();
       this.objects.set(name, sourceObjects.reduce((sum, s) => sum + (this.objects.get(s) ?? 0), 0));
+      this.setCustomMetadata(name, (body?.destination as { metadata?: Record<string, string> } | undefined)?.metadata);
       return json(200, resource(name));
     }
     if (req.method === 'POST' && parts[5] === 'rewriteTo') {
       const dest = parts[9] ?? '';
-      this.requests.push({ method: 'POST', op: 'copy', source: name, object: dest });
+      this.requests.push({ method: 'POST', op: 'copy', source: name, object: dest, ...(body && Object.keys(body).length > 0 ? { body } : {}) });
       const failure = this.failNext.shift();
       if (failure !== undefined) return json(failure, { error: { code: failure, message: `injected ${failure}` } });
       if (!this.objects.has(name)) return notFound();
       this.objects.set(dest, this.objects.get(name) ?? 0);
+      // Like GCS: a destination resource replaces the metadata; without one the source's is carried.
+      this.setCustomMetadata(dest, body && Object.keys(body).length > 0 ? (body.metadata as Record<string, string> | undefined) : this.customMetadata.get(name));
       const size = String(this.objects.get(dest));
       return json(200, { kind: 'storage#rewriteResponse', done: true, totalBytesRewritten: size, objectSize: size, resource: resource(dest) });
     }
     return json(501, { error: { code: 501, message: 'not faked' } });
+  }
+
+  private setCustomMetadata(name: string, metadata: Record<string, string> | undefined): void {
+    if (metadata === undefined) this.customMetadata.delete(name);
+    else this.customMetadata.set(name, metadata);
   }
 }
 
@@ -213,6 +234,16 @@ function gcpAt(url: string, settings: { bucket: string; prefix: string }): GcpSt
 }
 
 const sorted = <T>(items: T[], key: (t: T) => string): T[] => [...items].sort((a, b) => key(a).localeCompare(key(b)));
+
+/** The decoded recoveryRef of a staged write (asserting it is one this version writes). */
+function identityOf(staged: StagedWrite): { name: string; token: string; temp?: string } {
+  const identity = decodeRecoveryRef(staged.recoveryRef ?? '');
+  assert.ok(identity !== undefined, `a gcs1 recoveryRef: ${staged.recoveryRef}`);
+  return identity;
+}
+
+/** The custom metadata that carries a write token. */
+const tokenMeta = (token: string): Record<string, string> => ({ 'bleepstore-write': token });
 
 describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
   const gcs = new RecordingGcs();
@@ -279,7 +310,10 @@ describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
     const staged = await backend.assembleParts('bkt', 'dir/key', 'UP', [1]);
     assert.equal(staged.size, 1);
     const temp = tempOf(gcs.requests);
-    assert.deepEqual(gcs.requests, [{ method: 'POST', op: 'copy', source: part(1), object: temp }]);
+    const { token } = identityOf(staged);
+    assert.deepEqual(gcs.requests, [
+      { method: 'POST', op: 'copy', source: part(1), object: temp, body: { contentType: 'application/octet-stream', metadata: tokenMeta(token) } },
+    ]);
     assert.equal(gcs.objects.has(FINAL), false, 'nothing visible before commit');
     await staged.commit();
     assert.deepEqual(gcs.requests.slice(1), [
@@ -287,6 +321,7 @@ describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
       { method: 'DELETE', op: 'delete', object: temp },
     ]);
     assert.equal(gcs.objects.get(FINAL), 1);
+    assert.deepEqual(gcs.customMetadata.get(FINAL), tokenMeta(token), 'the copy carried the write token');
   });
 
   for (const count of [2, 32, 33, 100, 1025]) {
@@ -295,6 +330,8 @@ describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
       const staged = await backend.assembleParts('bkt', 'dir/key', 'UP', range(1, count));
       assert.equal(staged.size, (count * (count + 1)) / 2, 'size of the composed object');
       const temp = tempOf(gcs.requests);
+      const identity = identityOf(staged);
+      assert.deepEqual({ ...identity, token: '' }, { name: FINAL, token: '', temp });
       const rounds = expectedRounds(count, temp);
       let at = 0;
       for (const [g, round] of rounds.entries()) {
@@ -306,7 +343,14 @@ describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
           sorted(
             round.map(([destination, sources]) => ({ method: 'POST', op: 'compose', object: destination, sourceObjects: sources })),
             (r) => r.object,
-          ).map((r) => ({ ...r, body: { destination: {}, sourceObjects: r.sourceObjects.map((name) => ({ name })) } })),
+          ).map((r) => ({
+            ...r,
+            // Only the compose into the temp sets the write token (as the destination's metadata).
+            body: {
+              destination: r.object === temp ? { contentType: 'application/octet-stream', metadata: tokenMeta(identity.token) } : {},
+              sourceObjects: r.sourceObjects.map((name) => ({ name })),
+            },
+          })),
           `round ${g}`,
         );
       }
@@ -327,8 +371,38 @@ describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
       ]);
       // Left behind: the parts (the caller deletes them after its metadata commit) and the object.
       assert.deepEqual([...gcs.objects.keys()].sort(), [...range(1, count).map(part), FINAL].sort());
+      assert.deepEqual(gcs.customMetadata.get(FINAL), tokenMeta(identity.token), 'the copy carried the write token');
     });
   }
+
+  it('after a crash, an assembly is committed iff the destination carries its token; the temp goes either way', async () => {
+    withParts(40);
+    const committedWrite = await backend.assembleParts('bkt', 'dir/key', 'UP', range(1, 40));
+    await committedWrite.commit();
+    const stagedOnly = await backend.assembleParts('bkt', 'dir/key', 'UP', range(1, 40));
+    const { temp } = identityOf(stagedOnly);
+    assert.ok(temp !== undefined && gcs.objects.has(temp));
+
+    gcs.requests.length = 0;
+    assert.equal(await backend.stagedWriteCommitted(stagedOnly.recoveryRef ?? ''), false);
+    assert.deepEqual(gcs.requests, [
+      { method: 'DELETE', op: 'delete', object: temp },
+      { method: 'GET', op: 'metadata', object: FINAL },
+    ], 'the temp is deleted before the destination is checked');
+    assert.equal(await backend.stagedWriteCommitted(committedWrite.recoveryRef ?? ''), true);
+    assert.deepEqual([...gcs.objects.keys()].filter((n) => n.includes('.tmp/')), [], 'no temp or intermediate left');
+  });
+
+  it('a destination that cannot be checked (503 after retries) throws, so the intent is kept', async () => {
+    gcs.reset([[FINAL, 1]]);
+    gcs.customMetadata.set(FINAL, tokenMeta('t'));
+    const ref = encodeRecoveryRef({ name: FINAL, token: 't', temp: `${PREFIX}.tmp/x` });
+    gcs.failNext.push(503, 503, 503, 503, 503);
+    await assert.rejects(backend.stagedWriteCommitted(ref), (e) => e instanceof BackendUnavailableError && !e.throttled);
+    assert.equal(gcs.requests.filter((r) => r.op === 'metadata').length, 5, 'retried');
+    gcs.failNext.push(503);
+    assert.equal(await backend.stagedWriteCommitted(ref), true, 'one 503 is retried');
+  });
 
   it('discard deletes the composed temp', async () => {
     withParts(3);
@@ -497,6 +571,85 @@ describe('GcpStorage against the firebase-tools Storage emulator', () => {
     await assert.rejects(backend.getObject('bkt', 'empty', { start: 0, end: 0 }), RangeError);
     assert.equal((await readAll(await backend.getObject('bkt', 'empty'))).length, 0);
     assert.equal(await backend.objectExists('bkt', 'empty'), true);
+  });
+
+  it('staged writes carry a short gcs1 recoveryRef, and the copy into place carries the write token', async () => {
+    const customMetadataOf = async (name: string): Promise<Record<string, unknown> | undefined> =>
+      (await raw.bucket(GCS_TEST_BUCKET).file(name).getMetadata())[0].metadata as Record<string, unknown> | undefined;
+    const put = await backend.putObject('bkt', 'tok', bodyOf(Buffer.from('token')));
+    const part = await backend.putPart('bkt', 'tokmp', 'U4', 1, bodyOf(Buffer.from('part with token')));
+    for (const [staged, name] of [[put, 'bkt/tok'], [part, '.parts/U4/1']] as const) {
+      assert.match(staged.recoveryRef ?? '', /^gcs1:\{/, 'versioned');
+      assert.ok((staged.recoveryRef ?? '').length < 100 + 2 * prefix.length, `short: ${staged.recoveryRef}`);
+      const identity = identityOf(staged);
+      assert.equal(identity.name, prefix + name);
+      assert.match(identity.temp ?? '', new RegExp(`^${prefix}\\.tmp/[0-9a-f-]{36}$`));
+      assert.deepEqual(await customMetadataOf(identity.temp ?? ''), tokenMeta(identity.token), 'the upload set the token on the temp');
+      await staged.commit();
+      assert.equal((await customMetadataOf(identity.name))?.['bleepstore-write'], identity.token, 'the emulator copy kept custom metadata');
+      assert.equal(await backend.stagedWriteCommitted(staged.recoveryRef ?? ''), true);
+    }
+    assert.notEqual(identityOf(put).token, identityOf(part).token, 'a token per write');
+
+    // A single-part assembly is a copy of the part, which carries the part's own token: the copy
+    // into the temp must replace it with the assembly's.
+    const assembled = await backend.assembleParts('bkt', 'tokmp', 'U4', [1]);
+    assert.equal(await backend.stagedWriteCommitted(assembled.recoveryRef ?? ''), false, 'not committed yet');
+    const again = await backend.assembleParts('bkt', 'tokmp', 'U4', [1]);
+    await again.commit();
+    assert.equal(await backend.stagedWriteCommitted(again.recoveryRef ?? ''), true);
+    assert.equal(await backend.stagedWriteCommitted(part.recoveryRef ?? ''), true, 'the part itself is untouched');
+    assert.ok((await readAll(await backend.getObject('bkt', 'tokmp'))).equals(Buffer.from('part with token')));
+    await backend.deleteUploadParts('U4');
+  });
+
+  it('stagedWriteCommitted: staged only → false and the temp deleted; superseded → false; foreign or damaged refs → false', async () => {
+    await committed(backend.putObject('bkt', 'rec', bodyOf(Buffer.from('old'))));
+    const stagedOnly = await backend.putObject('bkt', 'rec', bodyOf(Buffer.from('never committed')));
+    assert.ok((await backingNames()).includes((identityOf(stagedOnly).temp ?? '').slice(prefix.length)));
+    assert.equal(await backend.stagedWriteCommitted(stagedOnly.recoveryRef ?? ''), false);
+    assert.ok(!(await backingNames()).some((n) => n.startsWith('.tmp/')), 'the temp is gone');
+    assert.equal((await readAll(await backend.getObject('bkt', 'rec'))).toString(), 'old');
+    assert.equal(await backend.stagedWriteCommitted(stagedOnly.recoveryRef ?? ''), false, 'asking again (temp already gone) is fine');
+
+    const first = await backend.putObject('bkt', 'rec', bodyOf(Buffer.from('first')));
+    await first.commit();
+    await committed(backend.putObject('bkt', 'rec', bodyOf(Buffer.from('first'))));
+    assert.equal(await backend.stagedWriteCommitted(first.recoveryRef ?? ''), false, 'the same bytes from a later write are not this write');
+
+    assert.equal(await backend.stagedWriteCommitted('aws1:{"k":"x","t":"y"}'), false);
+    for (const damaged of ['gcs1:', 'gcs1:{', 'gcs1:null', 'gcs1:[]', 'gcs1:{"k":"","t":"x"}', 'gcs1:{"k":"a","t":7}', 'gcs1:{"k":"a","t":"b","s":""}']) {
+      assert.equal(await backend.stagedWriteCommitted(damaged), false, damaged);
+    }
+    // A ref naming a user object as its temp: never deleted.
+    const victim = `${prefix}bkt/rec`;
+    assert.equal(await backend.stagedWriteCommitted(encodeRecoveryRef({ name: `${prefix}bkt/none`, token: 'x', temp: victim })), false);
+    assert.equal((await readAll(await backend.getObject('bkt', 'rec'))).toString(), 'first');
+  });
+
+  it(`maps names over ${MAX_GCS_NAME_BYTES} UTF-8 bytes (or with CR/LF) to {prefix}.long-keys/{bucket}/{sha256}`, async () => {
+    const sha = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+    const fits = 'f'.repeat(MAX_GCS_NAME_BYTES - Buffer.byteLength(`${prefix}lk/`));
+    const tooLong = `${fits}g`;
+    const wide = 'é'.repeat(600); // 600 characters, 1200 bytes
+    const newline = 'line\nbreak';
+    const keys = [fits, tooLong, wide, newline];
+    for (const [i, key] of keys.entries()) await committed(backend.putObject('lk', key, bodyOf(Buffer.from(`body ${i}`))));
+    const names = await backingNames();
+    assert.ok(names.includes(`lk/${fits}`), 'a name of exactly the limit stays as it is');
+    for (const key of [tooLong, wide, newline]) assert.ok(names.includes(`.long-keys/lk/${sha(key)}`), `${key.slice(0, 10)}… is hashed`);
+    for (const [i, key] of keys.entries()) {
+      assert.equal((await readAll(await backend.getObject('lk', key))).toString(), `body ${i}`);
+      assert.equal(await backend.objectExists('lk', key), true);
+    }
+    const staged = await backend.putObject('lk', tooLong, bodyOf(Buffer.from('v2')));
+    assert.equal(identityOf(staged).name, `${prefix}.long-keys/lk/${sha(tooLong)}`, 'the ref names the backing object, not the key');
+    await staged.commit();
+    assert.equal(await backend.stagedWriteCommitted(staged.recoveryRef ?? ''), true);
+    await backend.deleteObject('lk', wide);
+    assert.equal(await backend.objectExists('lk', wide), false);
+    await backend.deleteBucket('lk');
+    assert.deepEqual((await backingNames()).filter((n) => n.startsWith('lk/') || n.startsWith('.long-keys/lk/')), []);
   });
 
   it('rejects unsafe bucket names and upload ids before any request', async () => {

@@ -1,6 +1,7 @@
 // Google Cloud Storage gateway backend (spec/storage.md §5, §5.2). All BleepStore buckets share
 // one GCS bucket: objects are `{prefix}{bucket}/{key}`, parts `{prefix}.parts/{upload_id}/{n}`.
-// S3 bucket names never start with ".", so `.parts/` and `.tmp/` cannot collide with them.
+// S3 bucket names never start with ".", so `.parts/`, `.tmp/` and `.long-keys/` cannot collide
+// with them. A name GCS cannot store (see objectName) goes to `{prefix}.long-keys/{bucket}/{sha256}`.
 //
 // Staging (the StagedWrite contract): a body is uploaded to a private temp object
 // `{prefix}.tmp/{uuid}`; commit() publishes it with a server-side copy (metadata-only inside one
@@ -9,6 +10,8 @@
 // process that died before commit/discard stay behind: a bucket lifecycle rule deleting
 // `{prefix}.tmp/` objects older than a day removes them (several servers may share the bucket,
 // so startup cannot tell abandoned temps from live ones).
+// Each staged write carries a recoveryRef: a kill -9 between commit() and the metadata commit is
+// repaired at the next start through a write token the copy carries (gcp-recovery.ts).
 // Nothing is ever buffered whole: uploads stream, reads stream ranged.
 import { createHash, randomUUID } from 'node:crypto';
 import { pipeline as pipelineStreams, Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -17,6 +20,7 @@ import { Storage, type Bucket, type File } from '@google-cloud/storage';
 import { BackendUnavailableError, classifyHttpStatus, isTransientNetworkError, withRetry, type FailureKind } from '../cloud/retry.js';
 import type { Config } from '../config.js';
 import { planCompose, roundsOf, type ComposeStep } from './gcp-compose.js';
+import { encodeRecoveryRef, newWriteToken, stagedWriteCommitted, tokenMetadata } from './gcp-recovery.js';
 import { assertPartNumber, assertSafeName } from './key-path.js';
 import { StorageNotFoundError, type ByteRange, type ReadResult, type StagedWrite, type StorageBackend } from './types.js';
 
@@ -26,6 +30,10 @@ const SERVICE = 'Google Cloud Storage';
 /** Parallel compose/delete calls per round; enough to hide latency without a request storm. */
 const CALL_CONCURRENCY = 8;
 const LIST_PAGE_SIZE = 1000;
+/** GCS's limit on an object name, in UTF-8 bytes. */
+export const MAX_GCS_NAME_BYTES = 1024;
+/** Staged bytes are opaque to GCS; S3 keeps the real Content-Type in the metadata row. */
+const STAGED_CONTENT_TYPE = 'application/octet-stream';
 
 /** The HTTP status of an SDK error: ApiError.code, or a Gaxios response status. */
 function httpStatusOf(e: unknown): number | undefined {
@@ -183,6 +191,7 @@ export class GcpStorage implements StorageBackend {
   async assembleParts(bucket: string, key: string, uploadId: string, partNumbers: number[]): Promise<StagedWrite> {
     const finalName = this.objectName(bucket, key);
     const temp = this.tempName();
+    const token = newWriteToken();
     const plan = planCompose(
       partNumbers.map((n) => this.partName(uploadId, n)),
       temp,
@@ -192,7 +201,8 @@ export class GcpStorage implements StorageBackend {
     try {
       for (const round of roundsOf(plan)) {
         await forEachLimited(round, CALL_CONCURRENCY, async (step) => {
-          const stepSize = await this.runComposeStep(step, what);
+          // Only the temp needs the token: commit() copies it, metadata included, into place.
+          const stepSize = await this.runComposeStep(step, what, step.destination === temp ? tokenMetadata(token) : undefined);
           if (step.destination === temp) size = stepSize;
         });
       }
@@ -201,7 +211,7 @@ export class GcpStorage implements StorageBackend {
       throw e;
     }
     await this.deleteAllQuietly(plan.intermediates);
-    return this.stagedWrite(temp, finalName, size);
+    return this.stagedWrite(temp, finalName, size, token);
   }
 
   async deleteParts(_bucket: string, _key: string, uploadId: string): Promise<void> {
@@ -222,11 +232,47 @@ export class GcpStorage implements StorageBackend {
   async deleteBucket(bucket: string): Promise<void> {
     assertSafeName(bucket, 'bucket name');
     await this.deletePrefix(`${this.prefix}${bucket}/`);
+    await this.deletePrefix(this.longKeyArea(bucket));
   }
 
+  /** See gcp-recovery.ts. */
+  async stagedWriteCommitted(recoveryRef: string): Promise<boolean> {
+    return stagedWriteCommitted(
+      {
+        customMetadataOf: async (name) => {
+          try {
+            const [metadata] = await call(name, () => this.bucket.file(name).getMetadata());
+            return (metadata.metadata ?? {}) as Record<string, unknown>;
+          } catch (e) {
+            if (e instanceof StorageNotFoundError) return undefined;
+            throw e;
+          }
+        },
+        deleteTemp: async (name) => {
+          // The ref comes from metadata; a damaged one must not delete a user's object.
+          if (!name.startsWith(`${this.prefix}.tmp/`)) throw new Error(`not a temp object: ${JSON.stringify(name)}`);
+          await this.deleteIgnoringMissing(name);
+        },
+      },
+      recoveryRef,
+    );
+  }
+
+  /**
+   * The backing name of an object. A BleepStore key may itself be 1024 bytes, so with the prefix
+   * and bucket in front the name can exceed what GCS accepts (1024 UTF-8 bytes, no CR or LF);
+   * only such keys go to `{prefix}.long-keys/{bucket}/{sha256 of key}` instead (beyond the spec,
+   * which cannot store them). Nothing lists the backing names: the metadata keeps the keys.
+   */
   private objectName(bucket: string, key: string): string {
     assertSafeName(bucket, 'bucket name');
-    return `${this.prefix}${bucket}/${key}`;
+    const mapped = `${this.prefix}${bucket}/${key}`;
+    if (Buffer.byteLength(mapped, 'utf8') <= MAX_GCS_NAME_BYTES && !/[\r\n]/.test(mapped)) return mapped;
+    return `${this.longKeyArea(bucket)}${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+  }
+
+  private longKeyArea(bucket: string): string {
+    return `${this.prefix}.long-keys/${bucket}/`;
   }
 
   private partName(uploadId: string, partNumber: number): string {
@@ -248,6 +294,7 @@ export class GcpStorage implements StorageBackend {
    */
   private async stage(body: Readable, finalName: string): Promise<StagedWrite> {
     const temp = this.tempName();
+    const token = newWriteToken();
     let bodyError: unknown;
     body.once('error', (e) => {
       bodyError = e;
@@ -262,7 +309,8 @@ export class GcpStorage implements StorageBackend {
           // MD5 is hashed natively and GCS stores it for uploaded (non-composite) objects; the SDK
           // compares it with the server's after the upload and deletes the object on a mismatch.
           validation: 'md5',
-          metadata: { contentType: 'application/octet-stream' },
+          // The token rides along when commit() copies the temp into place (gcp-recovery.ts).
+          metadata: { contentType: STAGED_CONTENT_TYPE, metadata: tokenMetadata(token) },
         }),
       );
     } catch (e) {
@@ -272,16 +320,19 @@ export class GcpStorage implements StorageBackend {
       if (classifyGcsError(e) !== 'fatal') throw new BackendUnavailableError(SERVICE, classifyGcsError(e) === 'throttled', e);
       throw translate(e, `upload of ${finalName}`);
     }
-    return this.stagedWrite(temp, finalName, counter.bytes);
+    return this.stagedWrite(temp, finalName, counter.bytes, token);
   }
 
-  private stagedWrite(temp: string, finalName: string, size: number): StagedWrite {
+  /** `token` is the write token the temp carries in its custom metadata. */
+  private stagedWrite(temp: string, finalName: string, size: number, token: string): StagedWrite {
     let settled = false;
     return {
       size,
+      recoveryRef: encodeRecoveryRef({ name: finalName, token, temp }),
       commit: async () => {
         if (settled) throw new Error(`staged write of ${finalName} was already committed or discarded`);
-        // Retried as a whole: copying the same temp again yields the same object.
+        // Retried as a whole: copying the same temp again yields the same object. No destination
+        // resource is sent, so the copy carries the temp's metadata, write token included.
         await call(`staged ${finalName}`, () => this.bucket.file(temp).copy(this.bucket.file(finalName)));
         settled = true;
         // The object is published; a temp that fails to delete is garbage, not a failed commit
@@ -296,16 +347,31 @@ export class GcpStorage implements StorageBackend {
     };
   }
 
-  /** One compose step (a single source is a copy); returns the destination's size. */
-  private async runComposeStep(step: ComposeStep, what: string): Promise<number> {
+  /**
+   * One compose step (a single source is a copy); returns the destination's size. `customMetadata`
+   * is set on the destination (compose never inherits its sources' metadata, and a copy given a
+   * destination resource takes only what it names).
+   */
+  private async runComposeStep(step: ComposeStep, what: string, customMetadata?: Record<string, string>): Promise<number> {
     const destination = this.bucket.file(step.destination);
     // Both calls answer with the new object's resource (a rewrite wraps it in `resource`).
     let resource: { size?: unknown } | undefined;
     if (step.sources.length === 1) {
-      const [, response] = await call(what, () => this.bucket.file(step.sources[0] as string).copy(destination));
+      const options = customMetadata === undefined ? {} : { contentType: STAGED_CONTENT_TYPE, metadata: customMetadata };
+      const [, response] = await call(what, () => this.bucket.file(step.sources[0] as string).copy(destination, options));
       resource = (response as { resource?: { size?: unknown } } | undefined)?.resource;
     } else {
-      const [, response] = await call(what, () => this.bucket.combine(step.sources, destination));
+      // The JSON API compose request itself: Bucket.combine cannot set custom metadata on the destination.
+      const [response] = await call(what, () =>
+        destination.request({
+          method: 'POST',
+          uri: '/compose',
+          json: {
+            destination: customMetadata === undefined ? {} : { contentType: STAGED_CONTENT_TYPE, metadata: customMetadata },
+            sourceObjects: step.sources.map((name) => ({ name })),
+          },
+        }),
+      );
       resource = response as { size?: unknown } | undefined;
     }
     const size = Number(resource?.size);
