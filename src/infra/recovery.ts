@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { defaultOwnerId } from '../s3/identity.js';
-import { applyCommitAction, REMOTE_STAGED_PREFIX } from '../s3/publish.js';
+import { applyCommitAction, ownsIntent, REMOTE_STAGED_PREFIX } from '../s3/publish.js';
 import { nowIso } from '../s3/time.js';
 import { MULTIPART_DIR } from '../storage/key-path.js';
 import { LocalStorage } from '../storage/local.js';
@@ -98,6 +98,7 @@ export async function recoverCommitIntents(metadata: MetadataStore, log: Logger,
   let rolledForward = 0;
   let dropped = 0;
   for (const intent of await metadata.listCommitIntents()) {
+    if (!ownsIntent(intent.id)) continue; // another node's publish, possibly in flight right now
     const remoteRef = intent.staged_path.startsWith(REMOTE_STAGED_PREFIX) ? intent.staged_path.slice(REMOTE_STAGED_PREFIX.length) : undefined;
     if ((remoteRef !== undefined) !== (storage !== undefined)) continue; // the other pass handles it
     const published =

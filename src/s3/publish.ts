@@ -5,7 +5,8 @@
 // No reader or concurrent writer ever sees a row without its bytes, and a kill -9 between 2 and 3
 // is repaired by the next start (recoverCommitIntents): the rename happened, so the intent's
 // metadata write is rolled forward; if the staged file is still there, the intent is dropped.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Ingest, IngestResult } from '../ingest/ingest.js';
 import type { CommitAction, CommitIntent, MetadataStore } from '../metadata/types.js';
@@ -63,6 +64,18 @@ export async function applyCommitAction(metadata: MetadataStore, action: CommitA
 }
 
 /**
+ * Prefix of this host's commit intent ids. Several nodes may share one cloud metadata store: a
+ * starting node recovers only its own intents, never the in-flight publishes of its peers.
+ */
+export const INTENT_OWNER = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+
+/** True for intents this host recorded (ids without an owner come from before owners existed). */
+export function ownsIntent(id: string): boolean {
+  const dot = id.indexOf('.');
+  return dot < 0 || id.slice(0, dot) === INTENT_OWNER;
+}
+
+/**
  * CommitIntent.staged_path of a remote staged write: this prefix and the backend's recoveryRef
  * (a local staged path is absolute, so the two never collide).
  */
@@ -84,7 +97,7 @@ export async function publish(metadata: MetadataStore, bucket: string, lockKey: 
       // and sqlite backends commit with the process or in one transaction.
       const stagedRef = write.path ?? (write.recoveryRef === undefined ? undefined : REMOTE_STAGED_PREFIX + write.recoveryRef);
       const intent: CommitIntent | undefined =
-        stagedRef === undefined ? undefined : { id: randomUUID(), staged_path: stagedRef, action: steps.action, created_at: nowIso() };
+        stagedRef === undefined ? undefined : { id: `${INTENT_OWNER}.${randomUUID()}`, staged_path: stagedRef, action: steps.action, created_at: nowIso() };
       if (intent) await metadata.recordCommitIntent(intent);
       try {
         await write.commit();
