@@ -45,6 +45,10 @@ export const NEEDS_DURABILITY: string | undefined =
 /** Tests that inspect the local backend's files (.tmp/, the object tree). */
 export const NEEDS_LOCAL_STORAGE: string | undefined = STORAGE === 'local' ? undefined : `inspects the local storage backend's files (this run: storage ${STORAGE})`;
 
+/** Tests that check the server streams objects: memory and sqlite storage hold whole objects by design (storage.md §3, §4). */
+export const NEEDS_STREAMING_STORAGE: string | undefined =
+  STORAGE === 'memory' || STORAGE === 'sqlite' ? `the ${STORAGE} storage backend holds whole objects in memory by design` : undefined;
+
 /** Combines reasons: the first that applies. */
 export function skipReason(...reasons: (string | undefined)[]): string | undefined {
   return reasons.find((r) => r !== undefined);
