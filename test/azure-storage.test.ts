@@ -15,6 +15,7 @@ import { AzureStorage } from '../src/storage/azure.js';
 import { blockId, newWriteId, type AzureTuning } from '../src/storage/azure-blocks.js';
 import { accountNameOf, accountUrlOf, classifyAzureError, type AzureSettings } from '../src/storage/azure-client.js';
 import { AzureBlobNames, escapeKeyForBlob } from '../src/storage/azure-names.js';
+import { decodeRecoveryRef, encodeRecoveryRef, stagedWriteCommitted } from '../src/storage/azure-recovery.js';
 import { StorageNotFoundError, type ReadResult, type StagedWrite } from '../src/storage/types.js';
 import { uniqueNamespaceId } from './servers/config-patch.js';
 import { containerNameFor, start } from './servers/azurite.js';
@@ -93,6 +94,19 @@ describe('Azure names (pure)', () => {
     }
     assert.deepEqual([...lengths], [52]);
     assert.throws(() => blockId(newWriteId(), 1_000_000), RangeError);
+  });
+
+  it('encodes recovery refs versioned and short, and reads back only its own', () => {
+    const id = newWriteId();
+    const identity = { blob: 'bs/.parts/U1/7', writeId: id, leftover: `bs/.parts/U1/7.${id}` };
+    const ref = encodeRecoveryRef(identity);
+    assert.match(ref, /^az1:\{/);
+    assert.ok(ref.length < 160, ref);
+    assert.deepEqual(decodeRecoveryRef(ref), identity);
+    assert.deepEqual(decodeRecoveryRef(encodeRecoveryRef({ blob: 'bs/b/k', writeId: id })), { blob: 'bs/b/k', writeId: id });
+    for (const foreign of ['aws1:{"k":"k","t":"t"}', 'gcs1:{}', 'az1:', 'az1:null', 'az1:{"b":"k"}', `az1:{"b":"","w":"${id}"}`, 'az1:{"b":"k","w":"XYZ"}', `az1:{"b":"k","w":"${id}","x":7}`]) {
+      assert.equal(decodeRecoveryRef(foreign), undefined, foreign);
+    }
   });
 });
 
@@ -299,6 +313,41 @@ describe('AzureStorage against Azurite', () => {
     await s.deleteUploadParts('UP2');
     assert.deepEqual(await blobNames(container, 'bs/.parts/UP2/'), []);
     await assert.rejects(s.getPart('UP2', 3), StorageNotFoundError);
+  });
+
+  it('marks every publish with its write id: recovery answers committed iff the destination carries it', async () => {
+    const { s, container } = await fresh(SMALL_BLOCKS);
+    const check = (w: StagedWrite): Promise<boolean> => s.stagedWriteCommitted(w.recoveryRef ?? '');
+    const small = await s.putObject('bkt', 'small', bodyOf(Buffer.from('small')));
+    const large = await s.putObject('bkt', 'large', bodyOf(randomBytes(300 * KiB)));
+    const part = await s.putPart('bkt', 'k', 'UP9', 1, bodyOf(randomBytes(100 * KiB)));
+    assert.equal((await blobNames(container, 'bs/.staging/')).length, 1);
+    for (const w of [small, large, part]) assert.equal(await check(w), false, 'staged only');
+    assert.deepEqual(await blobNames(container, 'bs/.staging/'), [], 'the uncommitted staging blob is dropped');
+    assert.deepEqual(await blobNames(container, 'bs/.parts/UP9/'), [], 'the unreferenced part data is dropped');
+
+    const writes = [
+      await s.putObject('bkt', 'small', bodyOf(Buffer.from('small'))),
+      await s.putObject('bkt', 'large', bodyOf(randomBytes(300 * KiB))),
+      await s.putPart('bkt', 'k', 'UP9', 1, bodyOf(randomBytes(100 * KiB))),
+    ];
+    for (const w of writes) await w.commit();
+    const assembled = await s.assembleParts('bkt', 'assembled', 'UP9', [1]);
+    await assembled.commit();
+    for (const w of [...writes, assembled]) assert.equal(await check(w), true, w.recoveryRef);
+    assert.equal((await blobNames(container, 'bs/.parts/UP9/1.')).length, 1, 'committed part data is kept');
+    // A later publish of the key replaces the mark (Put Blob and Put Block List both replace metadata).
+    await committed(s.putObject('bkt', 'large', bodyOf(Buffer.from('later'))));
+    assert.equal(await check(writes[1]!), false);
+    assert.equal(await check(writes[0]!), true);
+  });
+
+  it('a recovery check that cannot reach Azure throws rather than deciding (the intent is kept)', async () => {
+    const { settings } = await fresh();
+    const deadPort = await freePort();
+    const dead = BlobServiceClient.fromConnectionString(settings.connection_string.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${deadPort}`), { retryOptions: { maxTries: 1 } });
+    const ref = encodeRecoveryRef({ blob: 'bs/bkt/k', writeId: newWriteId() });
+    await assert.rejects(stagedWriteCommitted(dead.getContainerClient(settings.container), new AzureBlobNames(PREFIX), ref), BackendUnavailableError);
   });
 
   it('assembles empty and multi-range parts, including an empty object', async () => {

@@ -6,8 +6,10 @@
 // BleepStore process is the S3 target, the state a kill -9 leaves is reproduced by committing the
 // storage write and not the metadata, and the recovery pass sees only what a restart sees.
 // Likewise for the GCS gateway against the firebase-tools Storage emulator.
+// Likewise for the Azure gateway against Azurite.
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Storage } from '@google-cloud/storage';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -20,12 +22,15 @@ import { defaultConfig } from '../src/config.js';
 import { recoverCommitIntents } from '../src/infra/recovery.js';
 import { createLogger } from '../src/log.js';
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js';
-import type { CommitAction, ObjectRecord } from '../src/metadata/types.js';
+import type { CommitAction, ObjectRecord, UploadRecord } from '../src/metadata/types.js';
 import { REMOTE_STAGED_PREFIX } from '../src/s3/publish.js';
 import { AwsStorage, type AwsStorageSettings } from '../src/storage/aws.js';
+import { AzureStorage } from '../src/storage/azure.js';
+import type { AzureSettings } from '../src/storage/azure-client.js';
 import { GcpStorage, type GcpStorageSettings } from '../src/storage/gcp.js';
 import { LocalStorage } from '../src/storage/local.js';
-import type { StagedWrite } from '../src/storage/types.js';
+import type { ReadResult, StagedWrite } from '../src/storage/types.js';
+import { start as startAzurite } from './servers/azurite.js';
 import { uniqueNamespaceId } from './servers/config-patch.js';
 import { GCS_TEST_BUCKET, GCS_TEST_PROJECT, start as startGcsEmulator } from './servers/gcs-emulator.js';
 import { peerClient, start as startS3Peer } from './servers/s3-peer.js';
@@ -402,5 +407,180 @@ describe('commit intent recovery: remote staged writes (gcp gateway)', () => {
     await metadata.recordCommitIntent({ id: randomUUID(), staged_path: REMOTE_STAGED_PREFIX + foreign, action: objectAction('small', Buffer.from('foreign')), created_at: new Date().toISOString() });
     assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 1 });
     await assertConsistent('small', Buffer.from('the newest version'));
+  });
+});
+
+describe('commit intent recovery: remote staged writes (azure gateway)', () => {
+  const KiB = 1024;
+  const TEST = { timeout: 120_000 };
+  /** Small blocks, so that a body above 64 KiB takes the large path: a staging blob, copied in 256 KiB blocks. */
+  const TUNING = { blockBytes: 64 * KiB, copyBlockBytes: 256 * KiB };
+  const LARGE = 600 * KiB;
+  let dir: string;
+  let metadata: SqliteMetadataStore;
+  let peer: TestPeer;
+  let storage: AzureStorage;
+  let container: ContainerClient;
+  const log = createLogger('error', 'text');
+
+  const uploadRow = (uploadId: string, key: string): UploadRecord => ({
+    upload_id: uploadId, bucket: 'b', key, content_type: 'text/plain', content_encoding: null, content_language: null, content_disposition: null,
+    cache_control: null, expires: null, storage_class: 'STANDARD', acl: '{}', user_metadata: '{}', owner_id: 'o', owner_display: 'o', initiated_at: '2026-01-01T00:00:00.000Z',
+  });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bleepstore-azure-recovery-'));
+    metadata = new SqliteMetadataStore(join(dir, 'metadata.db'));
+    await metadata.init();
+    await metadata.createBucket({ name: 'b', region: 'us-east-1', owner_id: 'o', owner_display: 'o', acl: '{}', created_at: '2026-01-01T00:00:00.000Z' });
+    await metadata.createMultipartUpload(uploadRow('UP1', 'assembled'));
+    await metadata.createMultipartUpload(uploadRow('UP2', 'parted'));
+    peer = await startAzurite();
+    const patch = await peer.namespace(uniqueNamespaceId('recovery'));
+    const settings = { ...defaultConfig().storage.azure, ...patch.storage?.azure } as AzureSettings;
+    storage = new AzureStorage(settings, TUNING);
+    await storage.init();
+    container = BlobServiceClient.fromConnectionString(settings.connection_string).getContainerClient(settings.container);
+  });
+  after(async () => {
+    await storage?.close();
+    await peer?.stop();
+    await metadata?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const etagOf = (data: Buffer): string => `"${createHash('md5').update(data).digest('hex')}"`;
+  const objectAction = (key: string, data: Buffer): CommitAction => ({ kind: 'object', object: record(key, data.length, etagOf(data)) });
+  const partAction = (uploadId: string, partNumber: number, data: Buffer): CommitAction => ({ kind: 'part', uploadId, partNumber, size: data.length, etag: etagOf(data) });
+
+  /** Step 1 of publish.ts: the intent, exactly as publish() records it. */
+  async function recordIntent(write: StagedWrite, action: CommitAction): Promise<void> {
+    assert.match(write.recoveryRef ?? '', /^az1:\{/, 'a remote staged write carries a versioned recoveryRef');
+    assert.ok((write.recoveryRef ?? '').length < 200, `short: ${write.recoveryRef}`);
+    await metadata.recordCommitIntent({ id: randomUUID(), staged_path: REMOTE_STAGED_PREFIX + write.recoveryRef, action, created_at: new Date().toISOString() });
+  }
+
+  /** Whole, uninterrupted publishes (storage commit, then metadata). */
+  async function published(key: string, data: Buffer): Promise<void> {
+    await (await storage.putObject('b', key, Readable.from([data]))).commit();
+    await metadata.putObject(record(key, data.length, etagOf(data)));
+  }
+  async function publishedPart(uploadId: string, partNumber: number, data: Buffer): Promise<void> {
+    await (await storage.putPart('b', 'k', uploadId, partNumber, Readable.from([data]))).commit();
+    await metadata.putPart(uploadId, partNumber, data.length, etagOf(data));
+  }
+
+  async function bytesOf(read: Promise<ReadResult>): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of (await read).stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** The row and the stored bytes agree, and are `data`. */
+  async function assertConsistent(key: string, data: Buffer): Promise<void> {
+    const row = await metadata.getObject('b', key);
+    assert.equal(row?.etag, etagOf(data), `row of ${key}`);
+    assert.equal(row?.size, data.length);
+    assert.ok((await bytesOf(storage.getObject('b', key))).equals(data), `bytes of ${key}`);
+  }
+
+  /** Part 1 of UP2: row and stored bytes agree, and are `data`. */
+  async function assertPartConsistent(data: Buffer): Promise<void> {
+    const [row] = (await metadata.listParts('UP2', 0, 10)).parts;
+    assert.equal(row?.etag, etagOf(data), 'part row');
+    assert.equal(row?.size, data.length);
+    assert.ok((await bytesOf(storage.getPart('UP2', 1))).equals(data), 'part bytes');
+  }
+
+  async function blobNames(prefix: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const item of container.listBlobsFlat({ prefix })) names.push(item.name);
+    return names.sort();
+  }
+
+  it('rolls forward small, large, part and assembled writes whose storage commit happened before the crash', TEST, async () => {
+    await published('small', Buffer.from('old small'));
+    await published('large', Buffer.from('old large'));
+    await published('assembled', Buffer.from('old assembled'));
+    await publishedPart('UP2', 1, Buffer.from('old part'));
+    const parts = [randomBytes(100 * KiB), randomBytes(300 * KiB)];
+    for (const [i, data] of parts.entries()) await publishedPart('UP1', i + 1, data);
+
+    const small = Buffer.from('new small body');
+    const large = randomBytes(LARGE);
+    const part = randomBytes(200 * KiB);
+    const assembled = Buffer.concat(parts);
+    const smallWrite = await storage.putObject('b', 'small', Readable.from([small]));
+    await recordIntent(smallWrite, objectAction('small', small));
+    const largeWrite = await storage.putObject('b', 'large', Readable.from([large]));
+    await recordIntent(largeWrite, objectAction('large', large));
+    const partWrite = await storage.putPart('b', 'parted', 'UP2', 1, Readable.from([part]));
+    await recordIntent(partWrite, partAction('UP2', 1, part));
+    const assembleWrite = await storage.assembleParts('b', 'assembled', 'UP1', [1, 2]);
+    await recordIntent(assembleWrite, { kind: 'complete', bucket: 'b', key: 'assembled', uploadId: 'UP1', object: record('assembled', assembled.length, '"assembled-2"') });
+    assert.equal((await blobNames('.staging/')).length, 1, 'the large body is staged in a staging blob');
+    for (const w of [smallWrite, largeWrite, partWrite, assembleWrite]) await w.commit(); // ... and the process dies before the metadata commits
+    assert.equal((await metadata.getObject('b', 'large'))?.etag, etagOf(Buffer.from('old large')), 'the torn state the protocol repairs');
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 4, dropped: 0 });
+    await assertConsistent('small', small);
+    await assertConsistent('large', large);
+    await assertPartConsistent(part);
+    assert.equal((await metadata.getObject('b', 'assembled'))?.etag, '"assembled-2"');
+    assert.ok((await bytesOf(storage.getObject('b', 'assembled'))).equals(assembled));
+    assert.equal(await metadata.getMultipartUpload('b', 'assembled', 'UP1'), null, 'the completion was rolled forward');
+    assert.deepEqual(await metadata.listCommitIntents(), []);
+    assert.deepEqual(await blobNames('.staging/'), []);
+    assert.equal((await blobNames('.parts/UP2/1.')).length, 1, 'only the committed part data is kept');
+  });
+
+  it('drops writes staged but never committed: old versions stay, staged bytes are removed', TEST, async () => {
+    const small = Buffer.from('never published');
+    const large = randomBytes(LARGE);
+    const part = randomBytes(50 * KiB);
+    await recordIntent(await storage.putObject('b', 'small', Readable.from([small])), objectAction('small', small));
+    await recordIntent(await storage.putObject('b', 'large', Readable.from([large])), objectAction('large', large));
+    await recordIntent(await storage.putPart('b', 'parted', 'UP2', 1, Readable.from([part])), partAction('UP2', 1, part));
+    // ... the process dies before commit(): the staging blob and the new part data are still there.
+    assert.equal((await blobNames('.staging/')).length, 1);
+    assert.equal((await blobNames('.parts/UP2/1.')).length, 2);
+    const previousLarge = await bytesOf(storage.getObject('b', 'large'));
+    const previousPart = await bytesOf(storage.getPart('UP2', 1));
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 3 });
+    await assertConsistent('small', Buffer.from('new small body'));
+    await assertConsistent('large', previousLarge);
+    await assertPartConsistent(previousPart);
+    assert.deepEqual(await blobNames('.staging/'), [], 'the staging blob is gone');
+    assert.equal((await blobNames('.parts/UP2/1.')).length, 1, 'the unreferenced part data is gone');
+    assert.deepEqual(await metadata.listCommitIntents(), []);
+  });
+
+  it('an intent whose key was published again since (recovery retried on a later start) is dropped', TEST, async () => {
+    const stale = randomBytes(LARGE);
+    const write = await storage.putObject('b', 'large', Readable.from([stale]));
+    await recordIntent(write, objectAction('large', stale));
+    await write.commit();
+    const newest = Buffer.from('the newest version');
+    await published('large', newest);
+
+    assert.deepEqual(await recoverCommitIntents(metadata, log, storage), { rolledForward: 0, dropped: 1 });
+    await assertConsistent('large', newest);
+  });
+
+  it('a foreign or damaged ref is not taken for a commit and deletes nothing', TEST, async () => {
+    const writeId = 'f'.repeat(32);
+    for (const ref of [
+      'aws1:{"k":"b/small","t":"token"}',
+      'gcs1:{"k":"b/small","t":"token"}',
+      'az1:{"b":"b/small"',
+      'az1:{"b":"b/small","w":"not-a-write-id"}',
+      'az1:' + JSON.stringify({ b: 'b/small', w: writeId, x: 'b/small' }),
+      'az1:' + JSON.stringify({ b: 'b/other', w: writeId, x: 'b/large' }),
+    ]) {
+      assert.equal(await storage.stagedWriteCommitted(ref), false, ref);
+    }
+    await assertConsistent('small', Buffer.from('new small body'));
+    await assertConsistent('large', Buffer.from('the newest version'));
   });
 });

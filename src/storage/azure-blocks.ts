@@ -202,7 +202,8 @@ export function planCopy(sources: ReadonlyArray<{ blob: BlockBlobClient; size: n
 
 /**
  * The blocks of `target` a publish commits: staged server-side from `ranges` (Put Block From
- * URL, no bytes through this process), committed in order with one Put Block List.
+ * URL, no bytes through this process), committed in order with one Put Block List, which also
+ * replaces the target's metadata with `metadata`.
  */
 export class CopyPlan {
   readonly ids: string[];
@@ -212,6 +213,8 @@ export class CopyPlan {
     readonly target: BlockBlobClient,
     private readonly ranges: readonly SourceRange[],
     private readonly tuning: AzureTuning,
+    /** Set on the target by the commit (the write id that recovery looks for, azure-recovery.ts). */
+    private readonly metadata?: Record<string, string>,
   ) {
     const writeId = newWriteId();
     this.ids = ranges.map((_, i) => blockId(writeId, i));
@@ -242,7 +245,7 @@ export class CopyPlan {
   async commit(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await azureCall(() => this.target.commitBlockList(this.ids));
+        await azureCall(() => this.target.commitBlockList(this.ids, { metadata: this.metadata }));
         return;
       } catch (e) {
         if (azureErrorCode(e) !== 'InvalidBlockList' || attempt >= MAX_COMMIT_ATTEMPTS) throw e;

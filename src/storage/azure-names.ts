@@ -67,11 +67,16 @@ export class AzureBlobNames {
     return `${this.stagingArea()}${writeId}`;
   }
 
+  /** The listing prefix holding the parts of every upload. */
+  partsArea(): string {
+    return `${this.prefix}.parts/`;
+  }
+
   /** The listing prefix holding every part (pointers and data) of one upload. */
   partsOf(uploadId: string): string {
     // A '/' or a leading '.' would let one upload's prefix cover another's parts.
     assertSafeName(uploadId, 'upload id');
-    return `${this.prefix}.parts/${uploadId}/`;
+    return `${this.partsArea()}${uploadId}/`;
   }
 
   partPointer(uploadId: string, partNumber: number): string {

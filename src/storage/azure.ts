@@ -24,6 +24,8 @@
 //     uncommitted blocks; commit() is one Put Block List (restaging from the parts if dropped).
 //   - discard(): deletes the private blob; copies already staged on the final blob stay
 //     uncommitted, invisible, until the next commit of that blob drops them (or 7 days pass).
+// Crash recovery: each publish above also sets the write's id as metadata of the blob it publishes
+// (object or pointer), and StagedWrite.recoveryRef names that blob and id (azure-recovery.ts).
 // Cost: a large object's bytes are written twice (once streamed, once copied inside Azure).
 // Limit: with 100 MiB copy blocks and Azure's 50,000 committed blocks per blob, one object can
 // reach about 4.7 TiB (S3 allows 5 TiB).
@@ -32,6 +34,7 @@ import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { forEachLimited, CopyPlan, DEFAULT_AZURE_TUNING, KeyedMutex, dropBlob, newWriteId, planCopy, streamIntoBlob, type AzureTuning, type StreamedBody } from './azure-blocks.js';
 import { azureCall, connectAzure, isNotFound, azureStatus, type AzureConnection, type AzureSettings } from './azure-client.js';
 import { AzureBlobNames } from './azure-names.js';
+import { encodeRecoveryRef, publishedWriteId, stagedWriteCommitted, writeIdMetadata } from './azure-recovery.js';
 import { StorageNotFoundError, type ByteRange, type ReadResult, type StagedWrite, type StorageBackend } from './types.js';
 
 /** Staging blobs older than this belong to writes that died before commit (a commit takes seconds). */
@@ -40,8 +43,6 @@ const STALE_STAGING_MS = 24 * 60 * 60 * 1000;
 const LISTING_CONCURRENCY = 16;
 /** Retries of a download (resuming where it broke off) when the connection drops mid-body. */
 const DOWNLOAD_RESUMES = 4;
-/** Metadata key of a part pointer naming the current data blob's write id. */
-const POINTER_WRITE_ID = 'writeid';
 
 /**
  * Whether the container exists. A container- or blob-scoped SAS may not read container properties
@@ -65,10 +66,11 @@ async function containerExists(container: ContainerClient): Promise<boolean> {
 }
 
 /** A staged write that may be settled once: commit or discard. */
-function stagedWrite(size: number, commit: () => Promise<void>, discard: () => Promise<void>): StagedWrite {
+function stagedWrite(size: number, recoveryRef: string, commit: () => Promise<void>, discard: () => Promise<void>): StagedWrite {
   let settled = false;
   return {
     size,
+    recoveryRef,
     commit: async () => {
       if (settled) throw new Error('staged write already settled');
       settled = true;
@@ -168,13 +170,14 @@ export class AzureStorage implements StorageBackend {
     if (held !== undefined) {
       return stagedWrite(
         size,
+        encodeRecoveryRef({ blob: target.name, writeId }),
         async () => {
-          await azureCall(() => target.upload(held, held.length));
+          await azureCall(() => target.upload(held, held.length, { metadata: writeIdMetadata(writeId) }));
         },
         async () => {},
       );
     }
-    const plan = new CopyPlan(this.conn, target, planCopy([{ blob: staging, size }], this.tuning.copyBlockBytes), this.tuning);
+    const plan = new CopyPlan(this.conn, target, planCopy([{ blob: staging, size }], this.tuning.copyBlockBytes), this.tuning, writeIdMetadata(writeId));
     try {
       await plan.stage();
     } catch (e) {
@@ -183,6 +186,7 @@ export class AzureStorage implements StorageBackend {
     }
     return stagedWrite(
       size,
+      encodeRecoveryRef({ blob: target.name, writeId, leftover: staging.name }),
       async () => {
         try {
           await this.commits.run(target.name, () => plan.commit());
@@ -251,9 +255,10 @@ export class AzureStorage implements StorageBackend {
     }
     return stagedWrite(
       size,
+      encodeRecoveryRef({ blob: pointer.name, writeId, leftover: data.name }),
       async () => {
-        const previous = await this.pointedWriteId(pointer);
-        await azureCall(() => pointer.upload('', 0, { metadata: { [POINTER_WRITE_ID]: writeId } }));
+        const previous = await publishedWriteId(pointer);
+        await azureCall(() => pointer.upload('', 0, { metadata: writeIdMetadata(writeId) }));
         // A write id is never reused, so the one read before our Put Blob is no longer current.
         if (previous !== undefined && previous !== writeId) {
           await dropBlob(this.blob(this.names.partData(uploadId, partNumber, previous)), false);
@@ -263,23 +268,13 @@ export class AzureStorage implements StorageBackend {
     );
   }
 
-  /** The write id a part pointer names; undefined when the part was never committed. */
-  private async pointedWriteId(pointer: BlockBlobClient): Promise<string | undefined> {
-    try {
-      const properties = await azureCall(() => pointer.getProperties());
-      return properties.metadata?.[POINTER_WRITE_ID];
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
-  }
-
   /** The data blob and size of a committed part; StorageNotFoundError when there is none. */
   private async partSource(uploadId: string, partNumber: number): Promise<{ blob: BlockBlobClient; size: number }> {
     const what = `part ${partNumber} of upload ${uploadId}`;
     // Twice: a concurrent overwrite may delete the data blob between reading the pointer and it.
     for (let attempt = 1; ; attempt++) {
-      const writeId = await this.pointedWriteId(this.blob(this.names.partPointer(uploadId, partNumber)));
+      // The pointer's write id names the data blob of the part's last commit.
+      const writeId = await publishedWriteId(this.blob(this.names.partPointer(uploadId, partNumber)));
       if (writeId === undefined) throw new StorageNotFoundError(what);
       const blob = this.blob(this.names.partData(uploadId, partNumber, writeId));
       try {
@@ -310,15 +305,22 @@ export class AzureStorage implements StorageBackend {
     await forEachLimited(partNumbers, LISTING_CONCURRENCY, async (n, i) => {
       sources[i] = await this.partSource(uploadId, n);
     });
-    const plan = new CopyPlan(this.conn, target, planCopy(sources, this.tuning.copyBlockBytes), this.tuning);
+    const writeId = newWriteId();
+    const plan = new CopyPlan(this.conn, target, planCopy(sources, this.tuning.copyBlockBytes), this.tuning, writeIdMetadata(writeId));
     await plan.stage();
     const size = sources.reduce((sum, s) => sum + s.size, 0);
     // Parts stay until the caller deletes them, so a dropped copy can be staged again at commit.
     return stagedWrite(
       size,
+      encodeRecoveryRef({ blob: target.name, writeId }),
       () => this.commits.run(target.name, () => plan.commit()),
       async () => {},
     );
+  }
+
+  /** Whether a staged write cut short by a crash published; drops its staged bytes if of no further use (azure-recovery.ts). */
+  async stagedWriteCommitted(recoveryRef: string): Promise<boolean> {
+    return stagedWriteCommitted(this.conn.container, this.names, recoveryRef);
   }
 
   async deleteParts(_bucket: string, _key: string, uploadId: string): Promise<void> {
