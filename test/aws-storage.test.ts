@@ -33,15 +33,10 @@ import { uniqueNamespaceId } from './servers/config-patch.js';
 import { freePort } from './servers/process.js';
 import { PEER_PREFIX, peerClient, start as startS3Peer } from './servers/s3-peer.js';
 import type { TestPeer } from './servers/types.js';
+import { bodyOf, committed } from './storage-bodies.js';
 
 const MiB = 1024 * 1024;
 const TEST = { timeout: 120_000 };
-
-function bodyOf(data: Buffer, chunkBytes = 64 * 1024): Readable {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < data.length; i += chunkBytes) chunks.push(data.subarray(i, i + chunkBytes));
-  return Readable.from(chunks, { objectMode: false });
-}
 
 /** `size` random bytes generated 1 MiB at a time (never held whole), with their MD5 once read. */
 function generatedBody(size: number, failAfter?: Error): { body: Readable; md5: () => string } {
@@ -71,10 +66,6 @@ async function md5OfStream(stream: Readable): Promise<{ md5: string; size: numbe
 function collectGarbage(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
-}
-
-async function committed(staged: Promise<StagedWrite>): Promise<void> {
-  await (await staged).commit();
 }
 
 describe('AwsStorage against a BleepStore S3 target', () => {

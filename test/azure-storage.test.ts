@@ -16,35 +16,18 @@ import { blockId, newWriteId, type AzureTuning } from '../src/storage/azure-bloc
 import { accountNameOf, accountUrlOf, classifyAzureError, type AzureSettings } from '../src/storage/azure-client.js';
 import { AzureBlobNames, escapeKeyForBlob } from '../src/storage/azure-names.js';
 import { decodeRecoveryRef, encodeRecoveryRef, stagedWriteCommitted } from '../src/storage/azure-recovery.js';
-import { StorageNotFoundError, type ReadResult, type StagedWrite } from '../src/storage/types.js';
+import { StorageNotFoundError, type StagedWrite } from '../src/storage/types.js';
 import { uniqueNamespaceId } from './servers/config-patch.js';
 import { containerNameFor, start } from './servers/azurite.js';
 import { freePort } from './servers/process.js';
 import type { TestPeer } from './servers/types.js';
+import { bodyOf, committed, readAll } from './storage-bodies.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const PREFIX = 'bs/';
 /** Small blocks so multi-block and multi-copy paths run on small bodies. */
 const SMALL_BLOCKS: Partial<AzureTuning> = { blockBytes: 64 * KiB, copyBlockBytes: 256 * KiB };
-
-function bodyOf(data: Buffer, chunkBytes = 64 * KiB): Readable {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < data.length; i += chunkBytes) chunks.push(data.subarray(i, i + chunkBytes));
-  return Readable.from(chunks, { objectMode: false });
-}
-
-async function readAll(result: ReadResult): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of result.stream) chunks.push(chunk as Buffer);
-  const data = Buffer.concat(chunks);
-  assert.equal(data.length, result.size, 'ReadResult.size matches the bytes streamed');
-  return data;
-}
-
-async function committed(staged: Promise<StagedWrite>): Promise<void> {
-  await (await staged).commit();
-}
 
 async function blobNames(container: ContainerClient, prefix: string): Promise<string[]> {
   const names: string[] = [];

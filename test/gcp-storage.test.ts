@@ -14,10 +14,11 @@ import { BackendUnavailableError } from '../src/cloud/retry.js';
 import { MAX_COMPOSE_SOURCES, planCompose, roundsOf } from '../src/storage/gcp-compose.js';
 import { GcpStorage, MAX_GCS_NAME_BYTES } from '../src/storage/gcp.js';
 import { decodeRecoveryRef, encodeRecoveryRef } from '../src/storage/gcp-recovery.js';
-import { StorageNotFoundError, type ReadResult, type StagedWrite } from '../src/storage/types.js';
+import { StorageNotFoundError, type StagedWrite } from '../src/storage/types.js';
 import { uniqueNamespaceId } from './servers/config-patch.js';
 import { GCS_TEST_BUCKET, GCS_TEST_PROJECT, start as startEmulator } from './servers/gcs-emulator.js';
 import type { TestPeer } from './servers/types.js';
+import { bodyOf, committed, readAll } from './storage-bodies.js';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -480,24 +481,6 @@ describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
 // ---------------------------------------------------------------------------------------------
 // Against the real server: the firebase-tools Storage emulator.
 // ---------------------------------------------------------------------------------------------
-
-function bodyOf(data: Buffer, chunkBytes = 64 * 1024): Readable {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < data.length; i += chunkBytes) chunks.push(data.subarray(i, i + chunkBytes));
-  return Readable.from(chunks, { objectMode: false });
-}
-
-async function readAll(result: ReadResult): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of result.stream) chunks.push(chunk as Buffer);
-  const data = Buffer.concat(chunks);
-  assert.equal(data.length, result.size);
-  return data;
-}
-
-async function committed(staged: Promise<StagedWrite>): Promise<void> {
-  await (await staged).commit();
-}
 
 describe('GcpStorage against the firebase-tools Storage emulator', () => {
   let peer: TestPeer;

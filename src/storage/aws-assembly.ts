@@ -15,8 +15,9 @@ import { CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutO
 import { Readable } from 'node:stream';
 import { isUnsupported, type S3Calls } from './aws-calls.js';
 import type { AwsKeyMap } from './aws-keys.js';
-import { encodeRecoveryRef, newWriteToken, tokenMetadata } from './aws-recovery.js';
+import { encodeRecoveryRef } from './aws-recovery.js';
 import { abortUpload, completeUpload, stagedWrite } from './aws-staging.js';
+import { newWriteToken, tokenMetadata } from './staged-write-ref.js';
 import type { StagedWrite } from './types.js';
 
 const MiB = 1024 * 1024;

@@ -11,15 +11,12 @@
 // - the token names this one write, so a later write of the same key (a recovery retried on a
 //   later start) is never mistaken for it.
 //
-// The ref is `aws1:` + compact JSON {k: backing key, t: token, u?: multipart upload id}.
+// The ref is `aws1:` + compact JSON {k: backing key, t: token, u?: multipart upload id}
+// (staged-write-ref.ts).
 import { AbortMultipartUploadCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { randomBytes } from 'node:crypto';
 import type { S3Calls } from './aws-calls.js';
+import { carriesToken, refCodec } from './staged-write-ref.js';
 import { StorageNotFoundError } from './types.js';
-
-const REF_VERSION = 'aws1:';
-/** User metadata key (x-amz-meta-bleepstore-write) holding the write token. */
-const TOKEN_METADATA_KEY = 'bleepstore-write';
 
 /** What one staged write needs to be found again after a restart. */
 export interface StagedWriteIdentity {
@@ -30,37 +27,11 @@ export interface StagedWriteIdentity {
   uploadId?: string;
 }
 
-/** 96 random bits: unique per write, 16 characters in the ref. */
-export function newWriteToken(): string {
-  return randomBytes(12).toString('base64url');
-}
-
-/** The user metadata that marks an object as published by the write with this token. */
-export function tokenMetadata(token: string): Record<string, string> {
-  return { [TOKEN_METADATA_KEY]: token };
-}
-
-export function encodeRecoveryRef(identity: StagedWriteIdentity): string {
-  const compact: { k: string; t: string; u?: string } = { k: identity.key, t: identity.token };
-  if (identity.uploadId !== undefined) compact.u = identity.uploadId;
-  return REF_VERSION + JSON.stringify(compact);
-}
-
-/** The identity in a ref, or undefined for a ref this version did not write. */
-export function decodeRecoveryRef(ref: string): StagedWriteIdentity | undefined {
-  if (!ref.startsWith(REF_VERSION)) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(ref.slice(REF_VERSION.length));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { k, t, u } = parsed as Record<string, unknown>;
-  if (typeof k !== 'string' || k === '' || typeof t !== 'string' || t === '') return undefined;
-  if (u !== undefined && (typeof u !== 'string' || u === '')) return undefined;
-  return u === undefined ? { key: k, token: t } : { key: k, token: t, uploadId: u };
-}
+export const { encode: encodeRecoveryRef, decode: decodeRecoveryRef } = refCodec<StagedWriteIdentity>('aws1:', {
+  key: { key: 'k' },
+  token: { key: 't' },
+  uploadId: { key: 'u', optional: true },
+});
 
 /**
  * Aborts the staging upload, best effort: an open one never completed and now never will. A
@@ -75,10 +46,10 @@ async function abortStagingUpload(calls: S3Calls, key: string, uploadId: string)
   }
 }
 
-async function carriesToken(calls: S3Calls, key: string, token: string): Promise<boolean> {
+async function publishedWithToken(calls: S3Calls, key: string, token: string): Promise<boolean> {
   try {
     const head = await calls.run(`recovery check of ${key}`, () => calls.client.send(new HeadObjectCommand({ Bucket: calls.bucket, Key: key })));
-    return head.Metadata?.[TOKEN_METADATA_KEY] === token;
+    return carriesToken(head.Metadata, token);
   } catch (e) {
     if (e instanceof StorageNotFoundError) return false;
     throw e; // cannot tell: the intent is kept for the next start rather than decided wrongly
@@ -96,5 +67,5 @@ export async function stagedWriteCommitted(calls: S3Calls, ref: string): Promise
   const identity = decodeRecoveryRef(ref);
   if (identity === undefined) return false;
   if (identity.uploadId !== undefined) await abortStagingUpload(calls, identity.key, identity.uploadId);
-  return carriesToken(calls, identity.key, identity.token);
+  return publishedWithToken(calls, identity.key, identity.token);
 }

@@ -13,7 +13,9 @@
 import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { errorCodeOf, type S3Calls } from './aws-calls.js';
-import { encodeRecoveryRef, newWriteToken, tokenMetadata } from './aws-recovery.js';
+import { encodeRecoveryRef } from './aws-recovery.js';
+import { ChunkBuffer } from './chunk-buffer.js';
+import { newWriteToken, tokenMetadata } from './staged-write-ref.js';
 import type { StagedWrite } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -25,31 +27,6 @@ const PARTS_IN_FLIGHT = 3;
 /** Parts grow every 1000 so that 10,000 parts reach far beyond the 5 GiB object limit. */
 function partSizeFor(partNumber: number): number {
   return STAGING_PART_BYTES * 2 ** Math.min(9, Math.floor((partNumber - 1) / 1000));
-}
-
-/** Collects chunks until a part's worth is there, then hands out exactly that many bytes. */
-class PartBuffer {
-  private chunks: Buffer[] = [];
-  private bytes = 0;
-
-  get size(): number {
-    return this.bytes;
-  }
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.bytes += chunk.length;
-  }
-
-  /** Removes and returns the first `n` bytes (all of them when n ≥ size). */
-  take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
-    const head = all.subarray(0, Math.min(n, all.length));
-    const rest = all.subarray(head.length);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.bytes = rest.length;
-    return head;
-  }
 }
 
 /**
@@ -114,7 +91,7 @@ export async function completeUpload(calls: S3Calls, what: string, key: string, 
  * whatever was staged.
  */
 export async function stageStream(calls: S3Calls, what: string, key: string, body: Readable): Promise<StagedWrite> {
-  const buffer = new PartBuffer();
+  const buffer = new ChunkBuffer();
   let uploadId: string | undefined;
   const etags: string[] = [];
   const inFlight = new Set<Promise<void>>();

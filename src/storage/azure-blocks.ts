@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { azureCall, azureErrorCode, isNotFound, type AzureConnection } from './azure-client.js';
+import { ChunkBuffer } from './chunk-buffer.js';
 import { StorageNotFoundError } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -35,32 +36,6 @@ export function newWriteId(): string {
 export function blockId(writeId: string, index: number): string {
   if (!Number.isInteger(index) || index < 0 || index > 999_999) throw new RangeError(`block index ${index} out of range`);
   return Buffer.from(`${writeId}-${String(index).padStart(6, '0')}`, 'utf8').toString('base64');
-}
-
-/** Collects chunks until a block's worth is there, then hands out exactly that many bytes. */
-class BlockBuffer {
-  private chunks: Buffer[] = [];
-  private bytes = 0;
-
-  get size(): number {
-    return this.bytes;
-  }
-
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.bytes += chunk.length;
-  }
-
-  /** Removes and returns the first `n` bytes (all of them when n ≥ size). */
-  take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
-    const head = all.subarray(0, Math.min(n, all.length));
-    const rest = all.subarray(head.length);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.bytes = rest.length;
-    return head;
-  }
 }
 
 function toBuffer(chunk: unknown): Buffer {
@@ -135,7 +110,7 @@ export type StreamedBody = { size: number; held: Buffer } | { size: number; held
  * settle; the blob then holds at most uncommitted blocks, which the caller drops (dropBlob).
  */
 export async function streamIntoBlob(blob: BlockBlobClient, body: AsyncIterable<unknown>, writeId: string, tuning: AzureTuning, holdSmall: boolean): Promise<StreamedBody> {
-  const buffer = new BlockBuffer();
+  const buffer = new ChunkBuffer();
   const pool = new TaskPool(tuning.blocksInFlight);
   const ids: string[] = [];
   let size = 0;

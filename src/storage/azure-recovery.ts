@@ -13,13 +13,14 @@
 //   key (a recovery retried on a later start) is never mistaken for it.
 //
 // The ref is `az1:` + compact JSON {b: blob carrying the id, w: write id, x?: private blob holding
-// the staged bytes (a staging blob, or a part's data blob), removed when it is of no further use}.
+// the staged bytes (a staging blob, or a part's data blob), removed when it is of no further use}
+// (staged-write-ref.ts).
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { dropBlob } from './azure-blocks.js';
 import { azureCall, isNotFound } from './azure-client.js';
 import type { AzureBlobNames } from './azure-names.js';
+import { refCodec } from './staged-write-ref.js';
 
-const REF_VERSION = 'az1:';
 /** Metadata key (x-ms-meta-writeid) of the write id; a C# identifier, as Azure requires. */
 const WRITE_ID_METADATA = 'writeid';
 const WRITE_ID = /^[0-9a-f]{32}$/;
@@ -49,27 +50,11 @@ export async function publishedWriteId(blob: BlockBlobClient): Promise<string | 
   }
 }
 
-export function encodeRecoveryRef(identity: StagedWriteIdentity): string {
-  const compact: { b: string; w: string; x?: string } = { b: identity.blob, w: identity.writeId };
-  if (identity.leftover !== undefined) compact.x = identity.leftover;
-  return REF_VERSION + JSON.stringify(compact);
-}
-
-/** The identity in a ref, or undefined for a ref this version did not write (or a damaged one). */
-export function decodeRecoveryRef(ref: string): StagedWriteIdentity | undefined {
-  if (!ref.startsWith(REF_VERSION)) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(ref.slice(REF_VERSION.length));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { b, w, x } = parsed as Record<string, unknown>;
-  if (typeof b !== 'string' || b === '' || typeof w !== 'string' || !WRITE_ID.test(w)) return undefined;
-  if (x !== undefined && (typeof x !== 'string' || x === '')) return undefined;
-  return x === undefined ? { blob: b, writeId: w } : { blob: b, writeId: w, leftover: x };
-}
+export const { encode: encodeRecoveryRef, decode: decodeRecoveryRef } = refCodec<StagedWriteIdentity>('az1:', {
+  blob: { key: 'b' },
+  writeId: { key: 'w', valid: (w) => WRITE_ID.test(w) },
+  leftover: { key: 'x', optional: true },
+});
 
 /**
  * Whether the ref's leftover is a private blob of this very write, so that a damaged ref can never

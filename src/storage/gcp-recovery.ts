@@ -12,12 +12,9 @@
 //   token names this one write, so a later publish of the same key (a recovery retried on a later
 //   start) is never mistaken for it.
 //
-// The ref is `gcs1:` + compact JSON {k: destination name, t: token, s?: temp name}.
-import { randomBytes } from 'node:crypto';
-
-const REF_VERSION = 'gcs1:';
-/** Custom metadata key (x-goog-meta-bleepstore-write) holding the write token. */
-const TOKEN_METADATA_KEY = 'bleepstore-write';
+// The ref is `gcs1:` + compact JSON {k: destination name, t: token, s?: temp name}
+// (staged-write-ref.ts).
+import { carriesToken, refCodec } from './staged-write-ref.js';
 
 /** What one staged write needs to be found again after a restart. */
 export interface StagedWriteIdentity {
@@ -36,37 +33,11 @@ export interface RecoveryObjects {
   deleteTemp(name: string): Promise<void>;
 }
 
-/** 96 random bits: unique per write, 16 characters in the ref. */
-export function newWriteToken(): string {
-  return randomBytes(12).toString('base64url');
-}
-
-/** The custom metadata that marks an object as published by the write with this token. */
-export function tokenMetadata(token: string): Record<string, string> {
-  return { [TOKEN_METADATA_KEY]: token };
-}
-
-export function encodeRecoveryRef(identity: StagedWriteIdentity): string {
-  const compact: { k: string; t: string; s?: string } = { k: identity.name, t: identity.token };
-  if (identity.temp !== undefined) compact.s = identity.temp;
-  return REF_VERSION + JSON.stringify(compact);
-}
-
-/** The identity in a ref, or undefined for a ref this version did not write. */
-export function decodeRecoveryRef(ref: string): StagedWriteIdentity | undefined {
-  if (!ref.startsWith(REF_VERSION)) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(ref.slice(REF_VERSION.length));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { k, t, s } = parsed as Record<string, unknown>;
-  if (typeof k !== 'string' || k === '' || typeof t !== 'string' || t === '') return undefined;
-  if (s !== undefined && (typeof s !== 'string' || s === '')) return undefined;
-  return s === undefined ? { name: k, token: t } : { name: k, token: t, temp: s };
-}
+export const { encode: encodeRecoveryRef, decode: decodeRecoveryRef } = refCodec<StagedWriteIdentity>('gcs1:', {
+  name: { key: 'k' },
+  token: { key: 't' },
+  temp: { key: 's', optional: true },
+});
 
 /**
  * StorageBackend.stagedWriteCommitted for the GCS gateway. The temp is deleted FIRST (it is
@@ -81,6 +52,5 @@ export async function stagedWriteCommitted(objects: RecoveryObjects, ref: string
   const identity = decodeRecoveryRef(ref);
   if (identity === undefined) return false;
   if (identity.temp !== undefined) await objects.deleteTemp(identity.temp).catch(() => {});
-  const metadata = await objects.customMetadataOf(identity.name);
-  return metadata?.[TOKEN_METADATA_KEY] === identity.token;
+  return carriesToken(await objects.customMetadataOf(identity.name), identity.token);
 }

@@ -20,8 +20,9 @@ import { Storage, type Bucket, type File } from '@google-cloud/storage';
 import { BackendUnavailableError, classifyHttpStatus, isTransientNetworkError, withRetry, type FailureKind } from '../cloud/retry.js';
 import type { Config } from '../config.js';
 import { planCompose, roundsOf, type ComposeStep } from './gcp-compose.js';
-import { encodeRecoveryRef, newWriteToken, stagedWriteCommitted, tokenMetadata } from './gcp-recovery.js';
+import { encodeRecoveryRef, stagedWriteCommitted } from './gcp-recovery.js';
 import { assertPartNumber, assertSafeName } from './key-path.js';
+import { newWriteToken, tokenMetadata } from './staged-write-ref.js';
 import { StorageNotFoundError, type ByteRange, type ReadResult, type StagedWrite, type StorageBackend } from './types.js';
 
 export type GcpStorageSettings = Config['storage']['gcp'];

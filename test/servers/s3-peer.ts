@@ -32,7 +32,7 @@ export function peerClient(endpoint: string, accessKeyId: string, secretAccessKe
 }
 
 /** Creates `bucket`, accepting one that already exists (namespace() is idempotent). */
-export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
+async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (e) {
@@ -42,8 +42,31 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<vo
 }
 
 /** Bucket names: 3-63 of [a-z0-9-], starting and ending with a letter or digit. */
-export function bucketNameFor(id: string): string {
+function bucketNameFor(id: string): string {
   return `ns-${id.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+}
+
+/** Where an S3 target listens, the credentials it accepts, and the key prefix the gateway uses in each bucket. */
+export interface S3TargetAccess {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  prefix: string;
+}
+
+/** TestPeer.namespace of an S3 target (this peer, s3rver.ts): one bucket per namespace id, created on first use. */
+export function s3Namespaces(client: S3Client, target: S3TargetAccess): (id: string) => Promise<ConfigPatch> {
+  return async (id) => {
+    const bucket = bucketNameFor(id);
+    await ensureBucket(client, bucket);
+    const { endpoint, accessKeyId, secretAccessKey, prefix } = target;
+    return {
+      storage: {
+        backend: 'aws',
+        aws: { bucket, region: 'us-east-1', prefix, endpoint_url: endpoint, use_path_style: true, access_key_id: accessKeyId, secret_access_key: secretAccessKey },
+      },
+    };
+  };
 }
 
 async function waitHealthy(endpoint: string, output: () => string): Promise<void> {
@@ -88,24 +111,7 @@ export async function start(): Promise<TestPeer> {
   return {
     name: 'BleepStore (memory metadata + memory storage) as S3 target',
     unsupported: {},
-    async namespace(id: string): Promise<ConfigPatch> {
-      const bucket = bucketNameFor(id);
-      await ensureBucket(client, bucket);
-      return {
-        storage: {
-          backend: 'aws',
-          aws: {
-            bucket,
-            region: 'us-east-1',
-            prefix: PEER_PREFIX,
-            endpoint_url: endpoint,
-            use_path_style: true,
-            access_key_id: PEER_ACCESS_KEY,
-            secret_access_key: PEER_SECRET_KEY,
-          },
-        },
-      };
-    },
+    namespace: s3Namespaces(client, { endpoint, accessKeyId: PEER_ACCESS_KEY, secretAccessKey: PEER_SECRET_KEY, prefix: PEER_PREFIX }),
     async stop() {
       client.destroy();
       await proc.stop();

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, spawnPeer } from './process.js';
-import { bucketNameFor, ensureBucket, peerClient } from './s3-peer.js';
-import type { ConfigPatch, PeerFeature, TestPeer } from './types.js';
+import { peerClient, s3Namespaces } from './s3-peer.js';
+import type { PeerFeature, TestPeer } from './types.js';
 
 const ACCESS_KEY = 'S3RVER';
 const SECRET_KEY = 'S3RVER';
@@ -45,16 +45,7 @@ export async function start(): Promise<TestPeer> {
   return {
     name: 's3rver 3.7.1',
     unsupported: UNSUPPORTED,
-    async namespace(id: string): Promise<ConfigPatch> {
-      const bucket = bucketNameFor(id);
-      await ensureBucket(client, bucket);
-      return {
-        storage: {
-          backend: 'aws',
-          aws: { bucket, region: 'us-east-1', prefix: PREFIX, endpoint_url: endpoint, use_path_style: true, access_key_id: ACCESS_KEY, secret_access_key: SECRET_KEY },
-        },
-      };
-    },
+    namespace: s3Namespaces(client, { endpoint, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, prefix: PREFIX }),
     async stop() {
       client.destroy();
       await proc.stop();
