@@ -49,6 +49,10 @@ export const NEEDS_LOCAL_STORAGE: string | undefined = STORAGE === 'local' ? und
 export const NEEDS_STREAMING_STORAGE: string | undefined =
   STORAGE === 'memory' || STORAGE === 'sqlite' ? `the ${STORAGE} storage backend holds whole objects in memory by design` : undefined;
 
+/** Objects of 1 GiB and more: SQLite cannot hold a BLOB over 1e9 bytes (the server answers EntityTooLarge). */
+export const NEEDS_GIB_OBJECTS: string | undefined =
+  STORAGE === 'sqlite' ? 'the sqlite storage backend stores objects up to 1e9 bytes (SQLite BLOB limit; larger ones answer EntityTooLarge)' : undefined;
+
 /** Combines reasons: the first that applies. */
 export function skipReason(...reasons: (string | undefined)[]): string | undefined {
   return reasons.find((r) => r !== undefined);

@@ -14,7 +14,7 @@ import { openStorage } from '../src/storage/factory.js';
 import { KeyPathTooLongError } from '../src/storage/key-path.js';
 import { LocalStorage } from '../src/storage/local.js';
 import { MemoryStorage, StorageCapacityError } from '../src/storage/memory.js';
-import { SqliteStorage } from '../src/storage/sqlite.js';
+import { SqliteStorage, StorageEntityTooLargeError } from '../src/storage/sqlite.js';
 import { StorageNotFoundError, type ReadResult, type StagedWrite, type StorageBackend } from '../src/storage/types.js';
 import { patchedConfig, uniqueNamespaceId } from './servers/config-patch.js';
 import { CLOUD_STORAGE_BACKENDS, peerSkip, startPeer, type PeerName } from './servers/index.js';
@@ -758,5 +758,54 @@ describe('MemoryStorage snapshots (memory only)', () => {
     const volatile = await openStorage(config);
     assert.equal(await volatile.objectExists('b', 'k'), false);
     await volatile.close();
+  });
+});
+
+describe('SqliteStorage size limit and crash recovery refs (sqlite only)', () => {
+  let dir: string;
+  let s: SqliteStorage;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bleepstore-sqlite-limits-'));
+    s = new SqliteStorage(join(dir, 'metadata.db'), 1000);
+    await s.init();
+  });
+  after(async () => {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses objects, parts and assemblies above the BLOB limit with StorageEntityTooLargeError', async () => {
+    await committed(s.putObject('b', 'fits', bodyOf(Buffer.alloc(1000, 1))));
+    await assert.rejects(s.putObject('b', 'big', bodyOf(Buffer.alloc(1001, 1), 100)), StorageEntityTooLargeError);
+    await assert.rejects(s.putPart('b', 'k', 'u1', 1, bodyOf(Buffer.alloc(1001, 1))), StorageEntityTooLargeError);
+    await committed(s.putPart('b', 'k', 'u1', 1, bodyOf(Buffer.alloc(600, 1))));
+    await committed(s.putPart('b', 'k', 'u1', 2, bodyOf(Buffer.alloc(600, 2))));
+    await assert.rejects(s.assembleParts('b', 'k', 'u1', [1, 2]), StorageEntityTooLargeError);
+    assert.equal(await s.objectExists('b', 'big'), false);
+    assert.equal(await s.objectExists('b', 'k'), false);
+  });
+
+  it('answers stagedWriteCommitted from the row the write replaces', async () => {
+    const staged = await s.putObject('b', 'r', bodyOf(Buffer.from('version one')));
+    const ref = staged.recoveryRef ?? '';
+    assert.match(ref, /^sqlite1:/);
+    assert.equal(await s.stagedWriteCommitted(ref), false, 'staged, not committed');
+    await staged.commit();
+    assert.equal(await s.stagedWriteCommitted(ref), true, 'committed');
+    await committed(s.putObject('b', 'r', bodyOf(Buffer.from('version two'))));
+    assert.equal(await s.stagedWriteCommitted(ref), false, 'replaced by a later write');
+
+    const part = await s.putPart('b', 'r', 'u2', 3, bodyOf(Buffer.from('part')));
+    assert.equal(await s.stagedWriteCommitted(part.recoveryRef ?? ''), false);
+    await part.commit();
+    assert.equal(await s.stagedWriteCommitted(part.recoveryRef ?? ''), true);
+    const assembled = await s.assembleParts('b', 'whole', 'u2', [3]);
+    assert.equal(await s.stagedWriteCommitted(assembled.recoveryRef ?? ''), false);
+    await assembled.commit();
+    assert.equal(await s.stagedWriteCommitted(assembled.recoveryRef ?? ''), true);
+
+    for (const foreign of ['aws1:{"k":"x","t":"y"}', 'sqlite1:not json', 'sqlite1:{}', '']) {
+      assert.equal(await s.stagedWriteCommitted(foreign), false, foreign);
+    }
   });
 });

@@ -29,6 +29,31 @@ CREATE TABLE IF NOT EXISTS part_data (
 const PRAGMAS = `PRAGMA journal_mode = WAL;
 PRAGMA busy_timeout = 5000;`;
 
+/**
+ * SQLite's default SQLITE_MAX_LENGTH: no BLOB (object or part) may be larger. Bodies above it
+ * are refused while buffering, before they fill memory, with StorageEntityTooLargeError.
+ */
+export const SQLITE_MAX_BLOB_BYTES = 1_000_000_000;
+
+/** An object or part beyond what this backend can store (the S3 layer answers EntityTooLarge). */
+export class StorageEntityTooLargeError extends Error {
+  constructor(what: string, size: number, limit: number) {
+    super(`${what}: ${size} bytes exceed the sqlite storage backend's limit of ${limit} bytes per object`);
+    this.name = 'StorageEntityTooLargeError';
+  }
+}
+
+/** recoveryRef of a staged write: the row it replaces and the ETag it writes (see stagedWriteCommitted). */
+const REF_VERSION = 'sqlite1:';
+interface RowRef {
+  /** bucket + key of an object row, or upload id + part number of a part row */
+  b?: string;
+  k?: string;
+  u?: string;
+  n?: number;
+  e: string;
+}
+
 interface Statements {
   putObject: Database.Statement<[string, string, Buffer, string]>;
   putPart: Database.Statement<[string, number, Buffer, string]>;
@@ -37,6 +62,8 @@ interface Statements {
   objectExists: Database.Statement<[string, string], { one: number }>;
   deleteObject: Database.Statement<[string, string]>;
   getPart: Database.Statement<[string, number], { data: Buffer | null; etag: string }>;
+  objectEtag: Database.Statement<[string, string], { etag: string }>;
+  partEtag: Database.Statement<[string, number], { etag: string }>;
   deleteParts: Database.Statement<[string]>;
   deleteBucket: Database.Statement<[string]>;
 }
@@ -46,15 +73,19 @@ function streamOf(data: Buffer): Readable {
 }
 
 /** Buffers body while hashing it; rejects with the body's error (or premature close). */
-async function collect(body: Readable): Promise<{ data: Buffer; etag: string }> {
+async function collect(body: Readable, what: string, limit: number): Promise<{ data: Buffer; etag: string }> {
   const chunks: Buffer[] = [];
   const md5 = createHash('md5');
   let size = 0;
   for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    size += bytes.length;
+    if (size > limit) {
+      body.destroy();
+      throw new StorageEntityTooLargeError(what, size, limit);
+    }
     md5.update(bytes);
     chunks.push(bytes);
-    size += bytes.length;
   }
   return { data: Buffer.concat(chunks, size), etag: `"${md5.digest('hex')}"` };
 }
@@ -64,8 +95,14 @@ export class SqliteStorage implements StorageBackend {
   private db: Database.Database | null = null;
   private stmts: Statements | null = null;
 
-  /** path: the metadata database file (metadata.sqlite.path). */
-  constructor(readonly path: string) {}
+  /**
+   * path: the metadata database file (metadata.sqlite.path). maxBlobBytes: the largest object or
+   * part (tests lower it; SQLite cannot store more than the default).
+   */
+  constructor(
+    readonly path: string,
+    private readonly maxBlobBytes = SQLITE_MAX_BLOB_BYTES,
+  ) {}
 
   async init(): Promise<void> {
     if (this.db !== null) return;
@@ -82,6 +119,8 @@ export class SqliteStorage implements StorageBackend {
         objectExists: db.prepare('SELECT 1 AS one FROM object_data WHERE bucket=? AND key=?'),
         deleteObject: db.prepare('DELETE FROM object_data WHERE bucket=? AND key=?'),
         getPart: db.prepare('SELECT data, etag FROM part_data WHERE upload_id=? AND part_number=?'),
+        objectEtag: db.prepare('SELECT etag FROM object_data WHERE bucket=? AND key=?'),
+        partEtag: db.prepare('SELECT etag FROM part_data WHERE upload_id=? AND part_number=?'),
         deleteParts: db.prepare('DELETE FROM part_data WHERE upload_id=?'),
         deleteBucket: db.prepare('DELETE FROM object_data WHERE bucket=?'),
       };
@@ -113,11 +152,15 @@ export class SqliteStorage implements StorageBackend {
     return this.stmts;
   }
 
-  /** Nothing touches the database until commit(), which is one INSERT OR REPLACE. */
-  private stage(size: number, insert: () => void): StagedWrite {
+  /**
+   * Nothing touches the database until commit(), which is one INSERT OR REPLACE. The metadata
+   * row commits in another transaction, so the write carries a recoveryRef (s3/publish.ts).
+   */
+  private stage(size: number, ref: RowRef, insert: () => void): StagedWrite {
     let settled = false;
     return {
       size,
+      recoveryRef: REF_VERSION + JSON.stringify(ref),
       commit: async () => {
         if (settled) throw new Error('staged write already settled');
         settled = true;
@@ -130,8 +173,28 @@ export class SqliteStorage implements StorageBackend {
   }
 
   async putObject(bucket: string, key: string, body: Readable): Promise<StagedWrite> {
-    const { data, etag } = await collect(body);
-    return this.stage(data.length, () => this.sql.putObject.run(bucket, key, data, etag));
+    const { data, etag } = await collect(body, `${bucket}/${key}`, this.maxBlobBytes);
+    return this.stage(data.length, { b: bucket, k: key, e: etag }, () => this.sql.putObject.run(bucket, key, data, etag));
+  }
+
+  /**
+   * After a crash: the staged row is committed iff the row now carries the write's ETag. The same
+   * ETag written earlier means the same bytes are stored, so rolling the metadata forward is right
+   * either way.
+   */
+  async stagedWriteCommitted(recoveryRef: string): Promise<boolean> {
+    if (!recoveryRef.startsWith(REF_VERSION)) return false;
+    let ref: Partial<RowRef>;
+    try {
+      ref = JSON.parse(recoveryRef.slice(REF_VERSION.length)) as Partial<RowRef>;
+    } catch {
+      return false;
+    }
+    const row =
+      typeof ref.b === 'string' && typeof ref.k === 'string' ? this.sql.objectEtag.get(ref.b, ref.k)
+      : typeof ref.u === 'string' && typeof ref.n === 'number' ? this.sql.partEtag.get(ref.u, ref.n)
+      : undefined;
+    return row !== undefined && row.etag === ref.e;
   }
 
   async getObject(bucket: string, key: string, range?: ByteRange): Promise<ReadResult> {
@@ -166,8 +229,8 @@ export class SqliteStorage implements StorageBackend {
 
   async putPart(_bucket: string, _key: string, uploadId: string, partNumber: number, body: Readable): Promise<StagedWrite> {
     assertPartNumber(partNumber);
-    const { data, etag } = await collect(body);
-    return this.stage(data.length, () => this.sql.putPart.run(uploadId, partNumber, data, etag));
+    const { data, etag } = await collect(body, `part ${partNumber} of upload ${uploadId}`, this.maxBlobBytes);
+    return this.stage(data.length, { u: uploadId, n: partNumber, e: etag }, () => this.sql.putPart.run(uploadId, partNumber, data, etag));
   }
 
   async getPart(uploadId: string, partNumber: number): Promise<ReadResult> {
@@ -183,9 +246,11 @@ export class SqliteStorage implements StorageBackend {
       if (row === undefined) throw new StorageNotFoundError(`part ${n} of upload ${uploadId}`);
       return row;
     });
-    const data = Buffer.concat(rows.map((r) => r.data ?? Buffer.alloc(0)));
+    const size = rows.reduce((n, r) => n + (r.data?.length ?? 0), 0);
+    if (size > this.maxBlobBytes) throw new StorageEntityTooLargeError(`${bucket}/${key}`, size, this.maxBlobBytes);
+    const data = Buffer.concat(rows.map((r) => r.data ?? Buffer.alloc(0)), size);
     const etag = compositeEtag(rows.map((r) => r.etag));
-    return this.stage(data.length, () => this.sql.putObject.run(bucket, key, data, etag));
+    return this.stage(data.length, { b: bucket, k: key, e: etag }, () => this.sql.putObject.run(bucket, key, data, etag));
   }
 
   async deleteParts(_bucket: string, _key: string, uploadId: string): Promise<void> {
