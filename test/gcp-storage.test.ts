@@ -1,15 +1,16 @@
 // Tests specific to the gcp storage gateway (spec/storage.md §5.2), beyond the shared conformance
 // suite: the compose round plan, the exact GCS JSON API requests of assembly (recorded by a small
-// fake GCS on 127.0.0.1, because no offline GCS server implements compose), error
-// classification and retries, and the backing names, single-part assembly and staging cleanup
-// against the real firebase-tools Storage emulator.
+// fake GCS on 127.0.0.1, because no offline GCS server implements compose), including the
+// streaming fallback for a server without compose, error classification and retries, and the
+// backing names, single-part and streamed assembly and staging cleanup against the real
+// firebase-tools Storage emulator (which has no compose).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { Storage } from '@google-cloud/storage';
+import { File, Storage } from '@google-cloud/storage';
 import { BackendUnavailableError } from '../src/cloud/retry.js';
 import { MAX_COMPOSE_SOURCES, planCompose, roundsOf } from '../src/storage/gcp-compose.js';
 import { GcpStorage, MAX_GCS_NAME_BYTES } from '../src/storage/gcp.js';
@@ -95,17 +96,28 @@ describe('planCompose (gcp compose rounds)', () => {
 
 // ---------------------------------------------------------------------------------------------
 // A fake GCS that records the JSON API requests the SDK sends and answers like GCS for the calls
-// assembly makes: compose, rewriteTo (copy), delete, list.
+// assembly makes: compose, rewriteTo (copy), delete, list, media reads and (for the streaming
+// fallback) single-request resumable uploads.
 // ---------------------------------------------------------------------------------------------
 
 interface RecordedRequest {
   method: string;
-  /** 'compose' | 'copy' | 'delete' | 'list' | 'get' */
+  /** 'compose' | 'copy' | 'delete' | 'list' | 'get' | 'metadata' | 'upload-start' | 'upload' */
   op: string;
   object?: string;
   source?: string;
   sourceObjects?: string[];
   body?: Record<string, unknown>;
+  /** upload-start: the X-Upload-Content-Type header. */
+  contentType?: string;
+  /** upload: how many bytes arrived. */
+  bytes?: number;
+}
+
+/** What the firebase-tools Storage emulator answers for a route it lacks, compose included (express sendStatus(501)). */
+function answerLikeEmulatorWithoutCompose(res: ServerResponse): void {
+  res.writeHead(501, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end('Not Implemented');
 }
 
 class RecordingGcs {
@@ -116,8 +128,14 @@ class RecordingGcs {
   readonly md5s = new Map<string, string>();
   /** name → custom metadata, as GCS keeps it (compose sets it from the request, copy carries it). */
   readonly customMetadata = new Map<string, Record<string, string>>();
+  /** name → bytes, for objects with real content (uploads; parts a test fills). Others read as 'a'×size. */
+  readonly contents = new Map<string, Buffer>();
   /** Status codes to answer the next compose/copy/metadata calls with, in order. */
   readonly failNext: number[] = [];
+  /** Answer every compose as the firebase-tools emulator does (it has none). */
+  composeNotImplemented = false;
+  /** Upload sessions: upload_id → { object name, custom metadata }. */
+  private readonly sessions = new Map<string, { name: string; metadata?: Record<string, string> }>();
   private server!: Server;
   url = '';
 
@@ -139,14 +157,27 @@ class RecordingGcs {
     this.objects.clear();
     this.md5s.clear();
     this.customMetadata.clear();
+    this.contents.clear();
+    this.composeNotImplemented = false;
     for (const [name, size] of objects) this.objects.set(name, size);
+  }
+
+  /** Sets an object with real bytes. */
+  put(name: string, data: Buffer): void {
+    this.objects.set(name, data.length);
+    this.contents.set(name, data);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    const body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    try {
+      for await (const c of req) chunks.push(c as Buffer);
+    } catch {
+      return; // the client gave up on the request (an aborted upload)
+    }
+    const raw = Buffer.concat(chunks);
+    const isJson = (req.headers['content-type'] ?? '').startsWith('application/json');
+    const body = isJson && raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : undefined;
     const url = new URL(req.url ?? '/', this.url);
     const parts = url.pathname.split('/').map(decodeURIComponent);
     const json = (status: number, value: unknown): void => {
@@ -157,6 +188,27 @@ class RecordingGcs {
     const resource = (name: string): Record<string, unknown> => ({
       kind: 'storage#object', bucket: parts[2], name, size: String(this.objects.get(name)), ...(this.customMetadata.has(name) ? { metadata: this.customMetadata.get(name) } : {}),
     });
+
+    // Resumable upload, sent as one request: POST starts the session, PUT carries every byte.
+    if (url.pathname.startsWith('/upload/storage/v1/b/')) {
+      const sessionId = url.searchParams.get('upload_id');
+      if (req.method === 'POST' && sessionId === null) {
+        const name = url.searchParams.get('name') ?? '';
+        this.requests.push({ method: 'POST', op: 'upload-start', object: name, contentType: req.headers['x-upload-content-type'] as string, ...(body ? { body } : {}) });
+        const id = String(this.sessions.size + 1);
+        this.sessions.set(id, { name, metadata: body?.metadata as Record<string, string> | undefined });
+        url.searchParams.set('upload_id', id);
+        res.writeHead(200, { location: url.toString() });
+        res.end();
+        return;
+      }
+      const session = this.sessions.get(sessionId ?? '');
+      if (req.method !== 'PUT' || session === undefined) return json(501, { error: { code: 501, message: 'not faked' } });
+      this.requests.push({ method: 'PUT', op: 'upload', object: session.name, bytes: raw.length });
+      this.put(session.name, raw);
+      this.setCustomMetadata(session.name, session.metadata);
+      return json(200, { ...resource(session.name), bucket: parts[5], md5Hash: createHash('md5').update(raw).digest('base64') });
+    }
 
     // /b/{bucket}/o/{name}[/compose | /rewriteTo/b/{bucket}/o/{dest}]
     if (parts[1] !== 'b' || parts[3] !== 'o') return json(501, { error: { code: 501, message: 'not faked' } });
@@ -175,7 +227,7 @@ class RecordingGcs {
       if (size === undefined) return notFound();
       const md5 = this.md5s.get(name);
       res.writeHead(200, { 'content-length': String(size), ...(md5 ? { 'x-goog-hash': `crc32c=AAAAAA==,md5=${md5}` } : {}) });
-      res.end('a'.repeat(size));
+      res.end(this.contents.get(name) ?? 'a'.repeat(size));
       return;
     }
     if (req.method === 'GET' && parts[5] === undefined) {
@@ -187,6 +239,7 @@ class RecordingGcs {
     if (req.method === 'DELETE') {
       this.requests.push({ method: 'DELETE', op: 'delete', object: name });
       this.customMetadata.delete(name);
+      this.contents.delete(name);
       if (!this.objects.delete(name)) return notFound();
       res.writeHead(204).end();
       return;
@@ -194,6 +247,7 @@ class RecordingGcs {
     if (req.method === 'POST' && parts[5] === 'compose') {
       const sourceObjects = ((body?.sourceObjects ?? []) as { name: string }[]).map((s) => s.name);
       this.requests.push({ method: 'POST', op: 'compose', object: name, sourceObjects, body });
+      if (this.composeNotImplemented) return answerLikeEmulatorWithoutCompose(res);
       const failure = this.failNext.shift();
       if (failure !== undefined) return json(failure, { error: { code: failure, message: `injected ${failure}` } });
       if (sourceObjects.some((s) => !this.objects.has(s))) return notFound();
@@ -208,6 +262,8 @@ class RecordingGcs {
       if (failure !== undefined) return json(failure, { error: { code: failure, message: `injected ${failure}` } });
       if (!this.objects.has(name)) return notFound();
       this.objects.set(dest, this.objects.get(name) ?? 0);
+      const bytes = this.contents.get(name);
+      if (bytes !== undefined) this.contents.set(dest, bytes);
       // Like GCS: a destination resource replaces the metadata; without one the source's is carried.
       this.setCustomMetadata(dest, body && Object.keys(body).length > 0 ? (body.metadata as Record<string, string> | undefined) : this.customMetadata.get(name));
       const size = String(this.objects.get(dest));
@@ -447,6 +503,104 @@ describe('GcpStorage assembly: exact requests (recording fake GCS)', () => {
     assert.equal(gcs.requests.filter((r) => r.op === 'compose').length, 1, 'a fatal error is not retried');
   });
 
+  /** Parts with distinct random bytes (part n has 1000 + n bytes), for checking the streamed order. */
+  function withContentParts(count: number): Buffer[] {
+    gcs.reset([]);
+    return range(1, count).map((n) => {
+      const data = randomBytes(1000 + n);
+      gcs.put(part(n), data);
+      return data;
+    });
+  }
+
+  it('compose answered like the emulator (501 Not Implemented): parts streamed in order into one upload to the temp, with the token; compose never tried again', async () => {
+    const fresh = gcpAt(gcs.url, { bucket: 'rec-bucket', prefix: PREFIX }); // remembers nothing yet
+    const data = withContentParts(3);
+    gcs.composeNotImplemented = true;
+    const staged = await fresh.assembleParts('bkt', 'dir/key', 'UP', [3, 1, 2]);
+    const expected = Buffer.concat([data[2], data[0], data[1]] as Buffer[]);
+    assert.equal(staged.size, expected.length);
+    const identity = identityOf(staged);
+    const temp = tempOf(gcs.requests);
+    assert.equal(identity.temp, temp, 'the temp the compose named');
+    assert.equal(identity.name, FINAL);
+    /** The part reads, in the listed order, and one upload of them all to `into` carrying `token`. */
+    const assertStreamed = (requests: RecordedRequest[], into: string, token: string): void => {
+      // The upload session may open before or after the first part read; everything else is ordered.
+      assert.deepEqual(
+        requests.filter((r) => r.op !== 'upload-start'),
+        [...[3, 1, 2].map((n) => ({ method: 'GET', op: 'get', object: part(n) })), { method: 'PUT', op: 'upload', object: into, bytes: expected.length }],
+      );
+      assert.deepEqual(
+        requests.filter((r) => r.op === 'upload-start'),
+        [{ method: 'POST', op: 'upload-start', object: into, contentType: 'application/octet-stream', body: { metadata: tokenMeta(token) } }],
+        'one upload, with the token and the content type the compose would have set',
+      );
+    };
+    assert.deepEqual(gcs.requests[0], {
+      method: 'POST', op: 'compose', object: temp, sourceObjects: [3, 1, 2].map(part),
+      body: { destination: { contentType: 'application/octet-stream', metadata: tokenMeta(identity.token) }, sourceObjects: [3, 1, 2].map((n) => ({ name: part(n) })) },
+    });
+    assertStreamed(gcs.requests.slice(1), temp, identity.token);
+    assert.ok(gcs.contents.get(temp)?.equals(expected), 'the temp holds the parts in the listed order');
+    assert.equal(gcs.objects.has(FINAL), false, 'nothing visible before commit');
+
+    gcs.requests.length = 0;
+    await staged.commit();
+    assert.deepEqual(gcs.requests, [
+      { method: 'POST', op: 'copy', source: temp, object: FINAL },
+      { method: 'DELETE', op: 'delete', object: temp },
+    ]);
+    assert.ok(gcs.contents.get(FINAL)?.equals(expected));
+    assert.deepEqual(gcs.customMetadata.get(FINAL), tokenMeta(identity.token), 'the copy carried the write token');
+    assert.equal(await fresh.stagedWriteCommitted(staged.recoveryRef ?? ''), true, 'crash recovery sees the commit');
+
+    // The same instance goes straight to streaming: no compose request at all.
+    gcs.requests.length = 0;
+    const second = await fresh.assembleParts('bkt', 'dir/key', 'UP', [3, 1, 2]);
+    const secondTemp = identityOf(second).temp ?? '';
+    assert.match(secondTemp, /^pfx\/\.tmp\/[0-9a-f-]{36}$/);
+    assertStreamed(gcs.requests, secondTemp, identityOf(second).token); // and so no compose
+    // Staged but never committed (a crash before commit): not committed, and the temp goes.
+    assert.equal(await fresh.stagedWriteCommitted(second.recoveryRef ?? ''), false);
+    assert.equal(gcs.objects.has(secondTemp), false, 'the temp is deleted');
+
+    // A single part is still a server-side copy.
+    gcs.requests.length = 0;
+    const single = await fresh.assembleParts('bkt', 'dir/key', 'UP', [2]);
+    assert.deepEqual(gcs.requests.map((r) => r.op), ['copy']);
+    await single.discard();
+  });
+
+  it('streaming fallback: a missing part fails with StorageNotFoundError and leaves no temp', async () => {
+    const fresh = gcpAt(gcs.url, { bucket: 'rec-bucket', prefix: PREFIX });
+    withContentParts(3);
+    gcs.objects.delete(part(2));
+    gcs.composeNotImplemented = true;
+    await assert.rejects(fresh.assembleParts('bkt', 'dir/key', 'UP', [1, 2, 3]), StorageNotFoundError);
+    assert.deepEqual(gcs.requests.filter((r) => r.op === 'get').map((r) => r.object), [part(1), part(2)], 'stops at the missing part');
+    assert.equal(gcs.requests.filter((r) => r.op === 'upload').length, 0, 'the upload never completed');
+    assert.deepEqual([...gcs.objects.keys()].sort(), [part(1), part(3)], 'no temp left');
+  });
+
+  it('a compose answering 500/503, or a GCS-style 501, fails without falling back to streaming', async () => {
+    const fresh = gcpAt(gcs.url, { bucket: 'rec-bucket', prefix: PREFIX });
+    withParts(2);
+    gcs.failNext.push(500, 503, 500, 503, 503);
+    await assert.rejects(fresh.assembleParts('bkt', 'dir/key', 'UP', [1, 2]), (e) => e instanceof BackendUnavailableError && !e.throttled);
+    assert.deepEqual(gcs.requests.map((r) => r.op), ['compose', 'compose', 'compose', 'compose', 'compose', 'delete'], 'retried, then the temp cleaned up; no part read or upload');
+
+    withParts(2);
+    gcs.failNext.push(501); // a JSON error body, as GCS itself would send: not "compose does not exist"
+    await assert.rejects(fresh.assembleParts('bkt', 'dir/key', 'UP', [1, 2]), (e) => !(e instanceof BackendUnavailableError));
+    assert.deepEqual(gcs.requests.map((r) => r.op), ['compose', 'delete']);
+
+    withParts(2);
+    const staged = await fresh.assembleParts('bkt', 'dir/key', 'UP', [1, 2]);
+    assert.deepEqual(gcs.requests.map((r) => r.op), ['compose'], 'compose is still the path');
+    await staged.discard();
+  });
+
   it('full reads are checked against the MD5 in x-goog-hash (when the object has one)', async () => {
     const read = async (key: string): Promise<string> => {
       const chunks: Buffer[] = [];
@@ -542,6 +696,36 @@ describe('GcpStorage against the firebase-tools Storage emulator', () => {
     assert.ok((await readAll(await backend.getObject('bkt', 'single'))).equals(data));
     await backend.deleteUploadParts('U3');
     assert.ok(!(await backingNames()).some((n) => n.startsWith('.tmp/') || n.startsWith('.parts/U3/')));
+  });
+
+  it('assembles 3 parts (5 MiB, 5 MiB + 1, small) by streaming, the emulator having no compose; the next assembly skips compose', async (t) => {
+    // A fresh instance: it has not yet learned that compose is missing.
+    const assembler = new GcpStorage({ bucket: GCS_TEST_BUCKET, project: GCS_TEST_PROJECT, prefix, credentials_file: '' });
+    // Every compose goes through File.request (runComposeStep); nothing else in assembly does.
+    const fileRequest = t.mock.method(File.prototype, 'request');
+    const composeCalls = (): number => fileRequest.mock.calls.filter((c) => (c.arguments[0] as { uri?: string }).uri === '/compose').length;
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024 + 1), randomBytes(1234)];
+    for (const [i, data] of parts.entries()) await committed(assembler.putPart('bkt', 'three', 'U5', i + 1, bodyOf(data)));
+    const whole = Buffer.concat(parts);
+
+    const staged = await assembler.assembleParts('bkt', 'three', 'U5', [1, 2, 3]);
+    assert.equal(composeCalls(), 1, 'compose was tried once (the emulator answered 501)');
+    assert.equal(staged.size, whole.length);
+    const { temp, token } = identityOf(staged);
+    const [tempMeta] = await raw.bucket(GCS_TEST_BUCKET).file(temp ?? '').getMetadata();
+    assert.deepEqual(tempMeta.metadata, tokenMeta(token), 'the temp carries the write token');
+    assert.equal(tempMeta.contentType, 'application/octet-stream');
+    await staged.commit();
+    assert.equal(await assembler.stagedWriteCommitted(staged.recoveryRef ?? ''), true, 'crash recovery sees the commit');
+    assert.ok((await readAll(await assembler.getObject('bkt', 'three'))).equals(whole), 'byte-exact');
+
+    const again = await assembler.assembleParts('bkt', 'three', 'U5', [3, 1]);
+    assert.equal(composeCalls(), 1, 'the second assembly did not try compose');
+    assert.equal(await assembler.stagedWriteCommitted(again.recoveryRef ?? ''), false, 'staged only: not committed, temp removed');
+    await assert.rejects(assembler.assembleParts('bkt', 'three', 'U5', [1, 4]), StorageNotFoundError);
+    await assembler.deleteUploadParts('U5');
+    assert.ok((await readAll(await assembler.getObject('bkt', 'three'))).equals(whole), 'failed assemblies left the object alone');
+    assert.ok(!(await backingNames()).some((n) => n.startsWith('.tmp/') || n.startsWith('.parts/U5/')), 'no temp or part left');
   });
 
   it('reads ranges, including a start past the end (RangeError), and opens before resolving', async () => {

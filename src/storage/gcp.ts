@@ -12,9 +12,11 @@
 // so startup cannot tell abandoned temps from live ones).
 // Each staged write carries a recoveryRef: a kill -9 between commit() and the metadata commit is
 // repaired at the next start through a write token the copy carries (gcp-recovery.ts).
+// Assembly composes the parts; on a GCS-compatible server without compose (the firebase-tools
+// emulator) it streams them through instead, into the same kind of temp (see assembleParts).
 // Nothing is ever buffered whole: uploads stream, reads stream ranged.
 import { createHash, randomUUID } from 'node:crypto';
-import { pipeline as pipelineStreams, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline as pipelineStreams, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type File } from '@google-cloud/storage';
 import { BackendUnavailableError, classifyHttpStatus, isTransientNetworkError, withRetry, type FailureKind } from '../cloud/retry.js';
@@ -68,12 +70,37 @@ async function call<T>(what: string, op: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Runs fn over items, at most `limit` at a time. After a failure no new item starts, and the first
+ * error is thrown only once the calls in flight have settled, so cleanup never races them.
+ */
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length && failure === undefined) {
+      try {
+        await fn(items[next++] as T);
+      } catch (e) {
+        failure ??= { error: e };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
+/**
+ * Whether a compose request failed because the server has no compose at all: the firebase-tools
+ * Storage emulator answers routes it lacks with a bare 501 whose text body is "Not Implemented"
+ * (express sendStatus), or the JSON string "endpoint not implemented" when STORAGE_EMULATOR_DEBUG
+ * is set. Only that exact answer counts: real GCS supports compose, and any other failure
+ * (including a 501 with a GCS JSON error) must surface rather than switch strategies.
+ */
+function isComposeNotImplemented(e: unknown): boolean {
+  if (httpStatusOf(e) !== 501) return false;
+  const body = (e as { response?: { body?: unknown } } | null)?.response?.body;
+  return body === 'Not Implemented' || body === 'endpoint not implemented';
 }
 
 class ByteCounter extends Transform {
@@ -130,6 +157,8 @@ export class GcpStorage implements StorageBackend {
   readonly stagesToFiles = false;
   private readonly bucket: Bucket;
   private readonly prefix: string;
+  /** Set once the server answered a compose with "not implemented": later assemblies stream at once. */
+  private composeUnavailable = false;
 
   constructor(settings: GcpStorageSettings) {
     if (!settings.bucket) throw new Error('storage.gcp.bucket is required');
@@ -188,16 +217,17 @@ export class GcpStorage implements StorageBackend {
    * Composes the parts (in rounds of ≤ 32, see gcp-compose.ts) into a temp object; commit()
    * publishes it like any staged write. Intermediates are named after that temp, so concurrent
    * assemblies of one key never share names and no user key can be hit.
+   * On a server without compose (isComposeNotImplemented) the parts are streamed through this
+   * process into the temp instead (assembleByStreaming); a single part is still a server-side copy.
    */
   async assembleParts(bucket: string, key: string, uploadId: string, partNumbers: number[]): Promise<StagedWrite> {
     const finalName = this.objectName(bucket, key);
+    const partNames = partNumbers.map((n) => this.partName(uploadId, n));
+    const what = `parts of upload ${uploadId}`;
+    if (this.composeUnavailable && partNames.length > 1) return this.assembleByStreaming(partNames, finalName, what);
     const temp = this.tempName();
     const token = newWriteToken();
-    const plan = planCompose(
-      partNumbers.map((n) => this.partName(uploadId, n)),
-      temp,
-    );
-    const what = `parts of upload ${uploadId}`;
+    const plan = planCompose(partNames, temp);
     let size = 0;
     try {
       for (const round of roundsOf(plan)) {
@@ -208,11 +238,37 @@ export class GcpStorage implements StorageBackend {
         });
       }
     } catch (e) {
+      if (isComposeNotImplemented(e)) {
+        // The first compose failed, so neither the temp nor (normally) any intermediate exists;
+        // the intermediates are deleted anyway in case a server supports compose only partly.
+        this.composeUnavailable = true;
+        await this.deleteAllQuietly(plan.intermediates);
+        return this.assembleByStreaming(partNames, finalName, what, temp, token);
+      }
       await this.deleteAllQuietly([...plan.intermediates, temp]);
       throw e;
     }
     await this.deleteAllQuietly(plan.intermediates);
     return this.stagedWrite(temp, finalName, size, token);
+  }
+
+  /**
+   * Assembly where the server has no compose: the parts are read in order and piped, one after
+   * the other, into a single upload to the temp (by default a fresh one), exactly as putObject
+   * stages a body: the same token metadata and content type the compose would set, MD5-checked,
+   * the temp deleted on failure. Memory stays bounded: the next chunk is read only when the upload
+   * has taken the last one. Not retried as a whole (like any upload): a transient failure answers
+   * 503 and the client repeats CompleteMultipartUpload.
+   */
+  private async assembleByStreaming(partNames: readonly string[], finalName: string, what: string, temp?: string, token?: string): Promise<StagedWrite> {
+    const openPart = (name: string): Promise<ReadResult> => this.openRead(name, what);
+    async function* concatenated(): AsyncGenerator<Buffer> {
+      for (const name of partNames) {
+        // Leaving the loop early (the upload failed) destroys the part's download too.
+        for await (const chunk of (await openPart(name)).stream) yield chunk as Buffer;
+      }
+    }
+    return this.stage(Readable.from(concatenated(), { objectMode: false }), finalName, temp, token);
   }
 
   async deleteParts(_bucket: string, _key: string, uploadId: string): Promise<void> {
@@ -287,15 +343,13 @@ export class GcpStorage implements StorageBackend {
   }
 
   /**
-   * Streams body into a fresh temp object with one resumable upload sent as a single request (no
+   * Streams body into a temp object (fresh unless given, with `token`) with one resumable upload sent as a single request (no
    * chunkSize: the SDK then never buffers a chunk; production may want chunkSize for very large
    * bodies over flaky links, at the cost of one buffered chunk, but the test emulator cannot do
    * multi-chunk uploads). The body cannot be replayed, so the upload is not retried: a
    * throttled/transient failure surfaces as BackendUnavailableError at once.
    */
-  private async stage(body: Readable, finalName: string): Promise<StagedWrite> {
-    const temp = this.tempName();
-    const token = newWriteToken();
+  private async stage(body: Readable, finalName: string, temp = this.tempName(), token = newWriteToken()): Promise<StagedWrite> {
     let bodyError: unknown;
     body.once('error', (e) => {
       bodyError = e;
