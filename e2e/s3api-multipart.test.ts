@@ -1,4 +1,5 @@
-// Every multipart step as its own aws s3api call (pip aws 1.x and Debian aws 2.x), once per HTTP
+// Every multipart step as its own aws s3api call (pip aws 1.x and Debian aws 2.x, the latter in the
+// default run only: SECOND_CLIENT_VERSION in matrix.ts), once per HTTP
 // engine: create, list uploads (paged), upload parts out of order, upload-part-copy with a range,
 // list parts (paged), complete, head/get compared byte for byte, abort; then copy-object, ACLs,
 // location and delete-objects through the same CLI.
@@ -8,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENGINES, startServer, type ServerHandle } from './harness.js';
+import { SECOND_CLIENT_VERSION } from './matrix.js';
 import { makeWorkDir, writeRandomFile, fingerprintFile, MiB, type RandomFile } from './files.js';
 import { awsCli, requireClient, PIP_AWS, DEBIAN_AWS } from './s3api-helpers.js';
 
@@ -56,7 +58,8 @@ for (const engine of ENGINES) {
     });
 
     for (const cli of CLIS) {
-      test(`${cli.label}: create, upload-part (out of order), upload-part-copy, list-parts, complete, abort`, { timeout: 4 * 60_000 }, async (t) => {
+      const skip = cli.id === 'deb' ? SECOND_CLIENT_VERSION : undefined;
+      test(`${cli.label}: create, upload-part (out of order), upload-part-copy, list-parts, complete, abort`, { timeout: 4 * 60_000, skip }, async (t) => {
         if (!(await requireClient(t, cli.command, ['--version']))) return;
         const dir = join(work.dir, `${engine}-${cli.id}`);
         mkdirSync(dir, { recursive: true });

@@ -4,9 +4,15 @@
 // engine, each against its real server (test/servers/). Prints a summary and fails if any run
 // failed. `npm test -- storage:aws metadata:dynamodb` runs only the named runs ('default' is the
 // first one).
+//
+// Runs go two at a time (BLEEPSTORE_TEST_JOBS, default min(2, cores)): each run is its own
+// process tree with its own servers on free ports and temp dirs, and most of a run's time is
+// spent waiting on client CLIs and emulators, so two at once nearly halve the wall time (CI's
+// limit is 90 minutes; one at a time took ~70). A run's output is printed whole when it ends, so
+// runs never interleave; with BLEEPSTORE_TEST_JOBS=1 it streams live instead.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,16 +66,24 @@ function tapCounts(path: string): Record<string, number> {
   return counts;
 }
 
-async function execute(run: Run, tapDir: string): Promise<Outcome> {
-  const tap = join(tapDir, `${run.name.replace(/[^a-z0-9]/gi, '-')}.tap`);
+async function execute(run: Run, tapDir: string, live: boolean): Promise<Outcome> {
+  const base = join(tapDir, run.name.replace(/[^a-z0-9]/gi, '-'));
+  const tap = `${base}.tap`;
   const args = ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...run.files];
-  console.log(`\n=== ${run.name}: ${run.files.length} test files ${JSON.stringify(run.env)} ===\n`);
+  const title = `=== ${run.name}: ${run.files.length} test files ${JSON.stringify(run.env)} ===`;
+  console.log(live ? `\n${title}\n` : `${new Date().toISOString().slice(11, 19)} started ${run.name}`);
   const started = Date.now();
+  const log = live ? null : openSync(`${base}.log`, 'w');
   const code = await new Promise<number | null>((resolveCode) => {
-    const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, ...run.env } });
+    const child = spawn(process.execPath, args, { stdio: log === null ? 'inherit' : ['ignore', log, log], env: { ...process.env, ...run.env } });
     child.once('exit', (c) => resolveCode(c));
   });
-  return { name: run.name, code, seconds: (Date.now() - started) / 1000, counts: tapCounts(tap) };
+  const seconds = (Date.now() - started) / 1000;
+  if (log !== null) {
+    closeSync(log);
+    process.stdout.write(`\n${title}\n\n${readFileSync(`${base}.log`, 'utf8')}\n=== ${run.name}: exit ${code} after ${seconds.toFixed(0)} s ===\n\n`);
+  }
+  return { name: run.name, code, seconds, counts: tapCounts(tap) };
 }
 
 const wanted = process.argv.slice(2);
@@ -80,11 +94,20 @@ if (unknown.length > 0) {
 }
 const selected = wanted.length === 0 ? RUNS : RUNS.filter((r) => wanted.includes(r.name));
 const tapDir = mkdtempSync(join(tmpdir(), 'bleepstore-test-run-'));
+const jobs = Math.max(1, Number(process.env.BLEEPSTORE_TEST_JOBS) || Math.min(2, availableParallelism()));
+const live = jobs === 1 || selected.length === 1;
 const outcomes: Outcome[] = [];
-for (const run of selected) outcomes.push(await execute(run, tapDir));
+const queue = [...selected]; // the default run, the longest, starts first
+const started = Date.now();
+await Promise.all(
+  Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let run = queue.shift(); run !== undefined; run = queue.shift()) outcomes.push(await execute(run, tapDir, live));
+  }),
+);
+outcomes.sort((a, b) => selected.findIndex((r) => r.name === a.name) - selected.findIndex((r) => r.name === b.name));
 rmSync(tapDir, { recursive: true, force: true });
 
-console.log('\n=== summary ===');
+console.log(`\n=== summary: ${outcomes.length} runs, ${jobs} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s ===`);
 for (const o of outcomes) {
   const c = o.counts;
   const status = o.code === 0 ? 'ok  ' : 'FAIL';

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BackendUnavailableError } from '../cloud/retry.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -112,6 +113,9 @@ export async function recoverCommitIntents(metadata: MetadataStore, log: Logger,
         await applyCommitAction(metadata, intent.action);
         rolledForward++;
       } catch (e) {
+        // The store is unreachable or overloaded: keep the intent and fail this start (the next
+        // start retries), rather than serve bytes the metadata does not describe.
+        if (e instanceof BackendUnavailableError) throw e;
         // e.g. a part whose upload was aborted meanwhile: nothing left to make visible.
         log.warn('recovery: commit intent could not be applied', { intent: intent.id, kind: intent.action.kind, error: (e as Error).message });
       }

@@ -26,11 +26,24 @@
 //   (type ASC, initiated_at ASC)                                     reaper
 // Counting, cascades and intents use equality filters only (served by single-field indexes).
 //
+// No transactions. Server SDK transactions lock what they read (pessimistically) until commit,
+// and a node killed inside one leaves its locks until they expire: every other node's writes to
+// those documents then wait and fail with "Transaction lock timeout" (seen with the emulator,
+// and a restart's recovery stalled behind its own dead predecessor's locks). So writes are
+// lock-free:
+//   - atomic multi-document changes (Complete, Abort) are one batched commit, made conditional
+//     on the upload document being unchanged since it was read (lastUpdateTime precondition);
+//     a batch is applied whole or not at all, and a process that dies before it leaves nothing;
+//   - "the parent must exist" (bucket for objects and uploads, upload for parts) is checked
+//     after the write and the write undone when the parent is gone. deleteBucket removes the
+//     bucket document before its final sweep (and Complete/Abort sweep parts after their
+//     commit), so whatever a writer saw its parent in is swept; a writer that does not see its
+//     parent removes its own write. Known window: a process killed between such a write and its
+//     check, while the parent is being deleted, leaves an orphan document.
 // Retries: the SDK already retries every RPC (up to 5 attempts with backoff) on the codes its
-// service config marks retryable, and whole transactions on ABORTED, UNAVAILABLE, INTERNAL, ...
-// So reads and transactions only get the classification here (a failure that outlives the SDK's
-// retries becomes BackendUnavailableError → 503), and idempotent writes (set, delete, batch
-// commits) are retried by withRetry only on what the SDK does not retry for Commit
+// service config marks retryable. So reads only get the classification here (a failure that
+// outlives the SDK's retries becomes BackendUnavailableError → 503), and idempotent writes (set,
+// delete, batch commits) are retried by withRetry only on what the SDK does not retry for Commit
 // (INTERNAL, ABORTED, socket errors). Known limit: against an unreachable endpoint the SDK's own
 // retries take ~45 s for a read and minutes for a write before the error reaches us.
 import { isDeepStrictEqual } from 'node:util';
@@ -40,8 +53,8 @@ import {
   type DocumentData,
   type DocumentReference,
   type Query,
+  type Precondition,
   type Settings,
-  type Transaction,
 } from '@google-cloud/firestore';
 import { isTransientNetworkError, withRetry, type FailureKind, type RetryPolicy } from '../cloud/retry.js';
 import type { Config } from '../config.js';
@@ -98,6 +111,7 @@ const GRPC = {
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
   ABORTED: 10,
   INTERNAL: 13,
   UNAVAILABLE: 14,
@@ -137,13 +151,15 @@ function hasCode(e: unknown, code: number): boolean {
   return (e as { code?: unknown } | null)?.code === code;
 }
 
-/** Transactions are retried by the SDK; this only turns a lasting transient failure into a 503. */
+/** Reads are retried by the SDK; this only turns a lasting transient failure into a 503. */
 const CLASSIFY_ONLY: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 
-/** Writes per batch or transaction (Firestore's documented limit is 500). */
+/** Writes per batched commit (Firestore's documented limit is 500). */
 const MAX_BATCH_WRITES = 500;
-/** Parts deleted inside the completion/abort transaction: 500 minus the object and upload writes. */
-const PARTS_IN_TRANSACTION = MAX_BATCH_WRITES - 2;
+/** Parts deleted in the completion/abort commit: 500 minus the object and upload writes. */
+const PARTS_IN_COMMIT = MAX_BATCH_WRITES - 2;
+/** Rounds of read-then-conditional-commit before a contended document is reported unavailable. */
+const CONDITIONAL_ROUNDS = 8;
 /** Parts per page when reading a whole upload's parts (≤ 10,000 parts). */
 const PARTS_PAGE = 1000;
 /** Expired uploads handled per reaper query. */
@@ -175,8 +191,29 @@ export class FirestoreMetadataStore implements MetadataStore {
     return this.call(() => withRetry(SERVICE, op, retryableWriteFailure));
   }
 
-  private transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T> {
-    return withRetry(SERVICE, () => this.db.runTransaction(work), classifyFirestoreError, CLASSIFY_ONLY);
+  /**
+   * Runs `attempt` (reads, then one write conditional on what it read) until its precondition
+   * holds: FAILED_PRECONDITION means another writer changed the document in between.
+   */
+  private async conditional<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let round = 1; ; round++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        if (!hasCode(e, GRPC.FAILED_PRECONDITION) || round >= CONDITIONAL_ROUNDS) throw e;
+      }
+    }
+  }
+
+  /**
+   * A write whose parent document must exist: written, then the parent read; when the parent is
+   * gone (deleted while we wrote) the write is undone and `missing` thrown. See the header.
+   */
+  private async writeUnderParent(ref: DocumentReference, write: () => Promise<unknown>, parent: DocumentReference, missing: () => Error): Promise<void> {
+    await this.write(write);
+    if ((await this.call(() => parent.get())).exists) return;
+    await this.write(() => ref.delete());
+    throw missing();
   }
 
   /** The document with this id, or null when the id (from client input) cannot name one. */
@@ -285,8 +322,8 @@ export class FirestoreMetadataStore implements MetadataStore {
     if (ref === null) return;
     await this.deleteBucketContents(name);
     await this.write(() => ref.delete());
-    // Writes check the bucket document inside their transaction, so once it is gone nothing new
-    // can appear; a second sweep removes whatever raced in before that.
+    // Writers check the bucket document after writing and undo their write when it is gone (see
+    // the header); a second sweep removes whatever a writer committed before seeing it gone.
     await this.deleteBucketContents(name);
   }
 
@@ -325,11 +362,7 @@ export class FirestoreMetadataStore implements MetadataStore {
     const bucketRef = this.docForWrite(bucketDocId(obj.bucket));
     const objectRef = this.docForWrite(objectDocId(obj.bucket, obj.key));
     const doc = objectToDoc({ ...obj, last_modified: obj.last_modified || isoNow() });
-    await this.transaction(async (t) => {
-      // Reading the bucket in the transaction makes a concurrent deleteBucket conflict with us.
-      if (!(await t.get(bucketRef)).exists) throw new Error(`metadata: bucket ${obj.bucket} does not exist`);
-      t.set(objectRef, doc);
-    });
+    await this.writeUnderParent(objectRef, () => objectRef.set(doc), bucketRef, () => new Error(`metadata: bucket ${obj.bucket} does not exist`));
   }
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | null> {
@@ -402,12 +435,22 @@ export class FirestoreMetadataStore implements MetadataStore {
     const bucketRef = this.docForWrite(bucketDocId(u.bucket));
     const uploadRef = this.docForWrite(uploadDocId(u.upload_id));
     const doc = uploadToDoc({ ...u, initiated_at: u.initiated_at || isoNow() });
-    await this.transaction(async (t) => {
-      const [bucketSnap, uploadSnap] = await t.getAll(bucketRef, uploadRef);
-      if (!bucketSnap?.exists) throw new Error(`metadata: bucket ${u.bucket} does not exist`);
-      if (uploadSnap?.exists) throw new Error(`metadata: upload ${u.upload_id} already exists`);
-      t.create(uploadRef, doc);
-    });
+    let attempts = 0;
+    const create = async (): Promise<void> => {
+      attempts++;
+      try {
+        await uploadRef.create(doc);
+      } catch (e) {
+        // A retried create whose first attempt committed finds our own document.
+        if (!hasCode(e, GRPC.ALREADY_EXISTS) || attempts === 1 || !isDeepStrictEqual(await this.getData(uploadRef), doc)) throw e;
+      }
+    };
+    try {
+      await this.writeUnderParent(uploadRef, create, bucketRef, () => new Error(`metadata: bucket ${u.bucket} does not exist`));
+    } catch (e) {
+      if (hasCode(e, GRPC.ALREADY_EXISTS)) throw new Error(`metadata: upload ${u.upload_id} already exists`);
+      throw e;
+    }
   }
 
   async getMultipartUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | null> {
@@ -420,11 +463,8 @@ export class FirestoreMetadataStore implements MetadataStore {
     const uploadRef = this.docForWrite(uploadDocId(uploadId));
     const partRef = uploadRef.collection(PARTS_SUBCOLLECTION).doc(partDocId(partNumber));
     const doc = partToDoc({ upload_id: uploadId, part_number: partNumber, size, etag, last_modified: isoNow(), checksum });
-    await this.transaction(async (t) => {
-      // Reading the upload makes a concurrent complete/abort conflict instead of leaving an orphan part.
-      if (!(await t.get(uploadRef)).exists) throw new Error(`metadata: upload ${uploadId} does not exist`);
-      t.set(partRef, doc);
-    });
+    // A concurrent complete/abort either sweeps this part after its commit or we see the upload gone.
+    await this.writeUnderParent(partRef, () => partRef.set(doc), uploadRef, () => new Error(`metadata: upload ${uploadId} does not exist`));
   }
 
   async listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsResult> {
@@ -455,10 +495,14 @@ export class FirestoreMetadataStore implements MetadataStore {
     const bucketRef = this.docForWrite(bucketDocId(obj.bucket));
     const objectRef = this.docForWrite(objectDocId(obj.bucket, obj.key));
     const doc = objectToDoc({ ...obj, last_modified: obj.last_modified || isoNow() });
-    await this.removeUpload(bucket, key, uploadId, async (t) => {
-      if (!(await t.get(bucketRef)).exists) throw new Error(`metadata: bucket ${obj.bucket} does not exist`);
-      return () => t.set(objectRef, doc);
-    });
+    const bucketMissing = (): Error => new Error(`metadata: bucket ${obj.bucket} does not exist`);
+    if (!(await this.call(() => bucketRef.get())).exists) throw bucketMissing();
+    await this.removeUpload(bucket, key, uploadId, { ref: objectRef, doc });
+    // The bucket was deleted while we committed: undo the object (the upload is gone either way).
+    if (!(await this.call(() => bucketRef.get())).exists) {
+      await this.write(() => objectRef.delete());
+      throw bucketMissing();
+    }
   }
 
   async abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
@@ -466,34 +510,34 @@ export class FirestoreMetadataStore implements MetadataStore {
   }
 
   /**
-   * One transaction deletes the upload (when bucket and key match) with up to 498 of its parts
-   * and applies `extra`'s write (the completed object): all or nothing. Parts beyond what a
-   * transaction holds are deleted afterwards; they already belong to no upload by then.
-   * `extra` does its reads first and returns its writes, as transactions require.
+   * One batched commit deletes the upload (when bucket and key match) with up to 498 of its parts
+   * and writes `object` (the completed object): all or nothing, and only if the upload document
+   * is unchanged since it was read (else read again). Afterwards the rest of the parts, and any
+   * part registered while we committed, are swept; they belong to no upload by then.
    */
-  private async removeUpload(
-    bucket: string,
-    key: string,
-    uploadId: string,
-    extra?: (t: Transaction) => Promise<() => void>,
-  ): Promise<void> {
+  private async removeUpload(bucket: string, key: string, uploadId: string, object?: { ref: DocumentReference; doc: DocumentData }): Promise<void> {
     const uploadRef = this.uploadRef(uploadId);
-    const partsLeft = await this.transaction(async (t) => {
-      const writeExtra = extra ? await extra(t) : undefined;
-      let more = false;
+    const removed = await this.conditional(async () => {
+      const batch = this.db.batch();
+      let ours = false;
       if (uploadRef !== null) {
-        const upload = await t.get(uploadRef);
+        const upload = await this.call(() => uploadRef.get());
         if (upload.exists && upload.get('bucket') === bucket && upload.get('key') === key) {
-          const parts = await t.get(uploadRef.collection(PARTS_SUBCOLLECTION).select().limit(PARTS_IN_TRANSACTION + 1));
-          parts.docs.slice(0, PARTS_IN_TRANSACTION).forEach((p) => t.delete(p.ref));
-          more = parts.size > PARTS_IN_TRANSACTION;
-          t.delete(uploadRef);
+          ours = true;
+          const parts = await this.call(() => uploadRef.collection(PARTS_SUBCOLLECTION).select().limit(PARTS_IN_COMMIT).get());
+          for (const p of parts.docs) batch.delete(p.ref);
+          const unchanged: Precondition = upload.updateTime ? { lastUpdateTime: upload.updateTime } : { exists: true };
+          batch.delete(uploadRef, unchanged);
         }
       }
-      writeExtra?.();
-      return more;
+      if (object) batch.set(object.ref, object.doc);
+      // The SDK does not retry a failed Commit on its own codes alone: INTERNAL/ABORTED/socket
+      // errors are retried here, and a retry after a commit that did apply fails its precondition
+      // and comes round again to find the upload gone.
+      await this.write(() => batch.commit());
+      return ours;
     });
-    if (partsLeft && uploadRef !== null) await this.deleteParts(uploadRef);
+    if (removed && uploadRef !== null) await this.deleteParts(uploadRef);
   }
 
   async listMultipartUploads(bucket: string, options: ListUploadsOptions): Promise<ListUploadsResult> {
@@ -522,10 +566,22 @@ export class FirestoreMetadataStore implements MetadataStore {
 
   async putCredential(cred: CredentialRecord): Promise<void> {
     const ref = this.docForWrite(credentialDocId(cred.access_key_id));
-    await this.transaction(async (t) => {
-      const existing = await t.get(ref);
+    await this.conditional(async () => {
+      const existing = await this.call(() => ref.get());
       const kept = existing.exists ? docToCredential(existing.data() ?? {}).created_at : '';
-      t.set(ref, credentialToDoc({ ...cred, created_at: kept || cred.created_at || isoNow() }));
+      const doc = credentialToDoc({ ...cred, created_at: kept || cred.created_at || isoNow() });
+      // Replace the document's fields only if it is still what we read (created, or last updated
+      // then); update() with every field of the record is a replace of the record.
+      const batch = this.db.batch();
+      if (existing.exists && existing.updateTime) batch.update(ref, doc, { lastUpdateTime: existing.updateTime });
+      else batch.create(ref, doc);
+      try {
+        await this.write(() => batch.commit());
+      } catch (e) {
+        // Created by someone else between our read and our create: read again.
+        if (hasCode(e, GRPC.ALREADY_EXISTS)) throw Object.assign(new Error('credential created concurrently'), { code: GRPC.FAILED_PRECONDITION });
+        throw e;
+      }
     });
   }
 
