@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { BackendUnavailableError } from '../src/cloud/retry.js';
 import { defaultConfig } from '../src/config.js';
 import { recoverCommitIntents } from '../src/infra/recovery.js';
 import { createLogger } from '../src/log.js';
@@ -112,6 +113,36 @@ describe('commit intent recovery', () => {
     assert.equal(await metadata.getObject('b', 'legacy'), null, 'legacy intent dropped');
     assert.equal(await metadata.getObject('b', 'theirs'), null, "another host's intent is not applied");
     assert.deepEqual((await metadata.listCommitIntents()).map((i) => i.id).sort(), [...foreign].sort(), "another host's intents are not cleared");
+    for (const id of foreign) await metadata.clearCommitIntent(id);
+  });
+
+  it('keeps the intent and fails the start while the metadata store is unavailable', async () => {
+    // What a cloud engine throws once its retries run out (e.g. a dead node's locks, an outage).
+    class UnavailableOnWrite extends SqliteMetadataStore {
+      down = true;
+      override async putObject(obj: ObjectRecord): Promise<void> {
+        if (this.down) throw new BackendUnavailableError('test-store', false, new Error('connection refused'));
+        await super.putObject(obj);
+      }
+    }
+    const flaky = new UnavailableOnWrite(join(dir, 'metadata.db'));
+    await flaky.init();
+    try {
+      const v4 = await storage.putObject('b', 'k', Readable.from([Buffer.from('version four')]));
+      const id = `${INTENT_OWNER}.${randomUUID()}`;
+      await flaky.recordCommitIntent({ id, staged_path: v4.path ?? '', action: { kind: 'object', object: record('k', 12, '"v4"') }, created_at: new Date().toISOString() });
+      await v4.commit(); // ... and the process dies before the metadata commit
+
+      await assert.rejects(recoverCommitIntents(flaky, log), BackendUnavailableError);
+      assert.deepEqual((await flaky.listCommitIntents()).map((i) => i.id), [id], 'the intent stays for the next start');
+
+      flaky.down = false; // the next start, with the store back
+      assert.deepEqual(await recoverCommitIntents(flaky, log), { rolledForward: 1, dropped: 0 });
+      assert.equal((await flaky.getObject('b', 'k'))?.etag, '"v4"');
+      assert.deepEqual(await flaky.listCommitIntents(), []);
+    } finally {
+      await flaky.close();
+    }
   });
 });
 

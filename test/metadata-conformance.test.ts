@@ -591,6 +591,7 @@ for (const engine of ENGINES) {
         assert.equal(parts[0]?.upload_id, 'up-1');
         assert.match(parts[0]?.last_modified ?? '', ISO_SECONDS);
         await assert.rejects(store.putPart('no-such-upload', 1, 1, '"x"'));
+        assert.deepEqual(await store.getPartsForCompletion('no-such-upload'), [], 'the rejected part left nothing');
       });
 
       it('[beyond upstream] keeps the declared checksum algorithm/type of an upload', async () => {
