@@ -517,9 +517,11 @@ export class FirestoreMetadataStore implements MetadataStore {
    */
   private async removeUpload(bucket: string, key: string, uploadId: string, object?: { ref: DocumentReference; doc: DocumentData }): Promise<void> {
     const uploadRef = this.uploadRef(uploadId);
-    const removed = await this.conditional(async () => {
+    // Set once any round saw the upload as ours: a round after a commit that applied but whose
+    // answer was lost finds the upload gone, and its parts still need the sweep.
+    let ours = false;
+    await this.conditional(async () => {
       const batch = this.db.batch();
-      let ours = false;
       if (uploadRef !== null) {
         const upload = await this.call(() => uploadRef.get());
         if (upload.exists && upload.get('bucket') === bucket && upload.get('key') === key) {
@@ -535,9 +537,8 @@ export class FirestoreMetadataStore implements MetadataStore {
       // errors are retried here, and a retry after a commit that did apply fails its precondition
       // and comes round again to find the upload gone.
       await this.write(() => batch.commit());
-      return ours;
     });
-    if (removed && uploadRef !== null) await this.deleteParts(uploadRef);
+    if (ours && uploadRef !== null) await this.deleteParts(uploadRef);
   }
 
   async listMultipartUploads(bucket: string, options: ListUploadsOptions): Promise<ListUploadsResult> {
