@@ -1,5 +1,6 @@
 // boto3 against the real server: the same script under the image's pip boto3 (python3 on PATH)
-// and Debian's boto3 1.26 (/usr/bin/python3), once per HTTP engine (Debian's only in the default run: SECOND_CLIENT_VERSION).
+// and Debian's boto3 1.26 (/usr/bin/python3), once per HTTP engine (Debian's only in the default
+// run: SECOND_CLIENT_VERSION in matrix.ts).
 import { describe, before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, resolve } from 'node:path';

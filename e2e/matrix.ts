@@ -52,7 +52,8 @@ export const NEEDS_STREAMING_STORAGE: string | undefined =
 /**
  * Objects of 1 GiB and more: SQLite cannot hold a BLOB over 1e9 bytes (the server answers
  * EntityTooLarge); the GCS emulator keeps every object in its own memory and moves ~30 MiB/s, so
- * a GiB up, assembled and down outlives any sane test budget (in CI it ran past its 5-minute timeout).
+ * a GiB up, assembled and down outlives any sane test budget (in CI it ran past its 5-minute
+ * timeout).
  */
 export const NEEDS_GIB_OBJECTS: string | undefined =
   STORAGE === 'sqlite' ? 'the sqlite storage backend stores objects up to 1e9 bytes (SQLite BLOB limit; larger ones answer EntityTooLarge)'
